@@ -1,0 +1,446 @@
+/* net/conn.c - the transport-independent half of MsConn: buffering, lines,
+ * and the SEND/RECV events that make every byte on the wire visible.
+ *
+ * Lines are split by the strict rules the mail protocols need (RFC 5321
+ * 2.3.8: only CRLF ends a line); a bare CR or LF is reported, not hidden,
+ * so a server can refuse SMTP smuggling instead of guessing.
+ */
+#include "net/conn_impl.h"
+
+#include <stdarg.h>
+#include <string.h>
+
+static const char *const eol_names[] = { "CRLF", "LF", "CR", "EOF", "TOO_LONG" };
+
+const char *ms_eol_to_string(MsEol eol)
+{
+	return (guint)eol < G_N_ELEMENTS(eol_names) ? eol_names[eol] : "?";
+}
+
+/* ---- stacks ------------------------------------------------------------ */
+
+void ms_stack_init(MsStack *st, const struct MsStackClass *klass, MsSched *s,
+                   const char *name, const char *address)
+{
+	st->klass = klass;
+	st->ref = 1;
+	st->sched = s;
+	st->name = g_strdup(name);
+	st->address = g_strdup(address);
+}
+
+MsStack *ms_stack_ref(MsStack *st)
+{
+	g_atomic_int_inc(&st->ref);
+	return st;
+}
+
+void ms_stack_unref(MsStack *st)
+{
+	if (!st || !g_atomic_int_dec_and_test(&st->ref))
+		return;
+	g_free(st->name);
+	g_free(st->address);
+	st->klass->destroy(st);
+}
+
+const char *ms_stack_name(MsStack *st) { return st->name; }
+const char *ms_stack_address(MsStack *st) { return st->address; }
+MsSched *ms_stack_sched(MsStack *st) { return st->sched; }
+
+MsListener *ms_stack_listen(MsStack *st, const char *addr, guint16 port, GError **error)
+{
+	return st->klass->listen(st, addr, port, error);
+}
+
+MsConn *ms_stack_connect(MsStack *st, const char *addr, guint16 port, gint64 timeout_us, GError **error)
+{
+	return st->klass->connect(st, addr, port, timeout_us, error);
+}
+
+MsDgram *ms_stack_udp_bind(MsStack *st, const char *addr, guint16 port, GError **error)
+{
+	return st->klass->udp_bind(st, addr, port, error);
+}
+
+/* ---- listeners --------------------------------------------------------- */
+
+MsConn *ms_listener_accept(MsListener *l, GError **error)
+{
+	MsConn *c = l->klass->accept(l, error);
+	if (c) {
+		if (l->proto)
+			ms_conn_set_proto(c, l->proto);
+		if (l->step)
+			ms_conn_set_step(c, l->step);
+		ms_conn_emit(c, MS_EV_ACCEPT, "accepted %s:%u on port %u",
+		             c->peer_addr, c->peer_port, c->local_port);
+	}
+	return c;
+}
+
+guint16 ms_listener_port(MsListener *l) { return l->port; }
+void ms_listener_close(MsListener *l) { l->klass->close(l); }
+
+void ms_listener_set_proto(MsListener *l, const char *proto)
+{
+	g_free(l->proto);
+	l->proto = g_strdup(proto);
+}
+
+void ms_listener_set_step(MsListener *l, const char *step)
+{
+	g_free(l->step);
+	l->step = g_strdup(step);
+}
+
+void ms_listener_free(MsListener *l)
+{
+	if (!l)
+		return;
+	l->klass->close(l);
+	g_free(l->proto);
+	g_free(l->step);
+	l->klass->destroy(l);
+}
+
+/* ---- connections: life ------------------------------------------------- */
+
+void ms_conn_init(MsConn *c, const MsConnClass *klass, MsSched *s, guint64 id, gboolean is_client,
+                  const char *local_addr, guint16 local_port, const char *local_name,
+                  const char *peer_addr, guint16 peer_port, const char *peer_name)
+{
+	c->klass = klass;
+	c->ref = 1;
+	c->sched = s;
+	c->id = id;
+	c->is_client = is_client;
+	c->local_addr = g_strdup(local_addr);
+	c->local_port = local_port;
+	c->local_name = g_strdup(local_name ? local_name : local_addr);
+	c->peer_addr = g_strdup(peer_addr);
+	c->peer_port = peer_port;
+	c->peer_name = g_strdup(peer_name ? peer_name : peer_addr);
+	c->timeout = MS_CONN_DEFAULT_TIMEOUT;
+}
+
+MsConn *ms_conn_ref(MsConn *c)
+{
+	g_atomic_int_inc(&c->ref);
+	return c;
+}
+
+void ms_conn_unref(MsConn *c)
+{
+	if (!c || !g_atomic_int_dec_and_test(&c->ref))
+		return;
+	ms_conn_close(c);
+	g_free(c->local_addr);
+	g_free(c->peer_addr);
+	g_free(c->local_name);
+	g_free(c->peer_name);
+	g_free(c->proto);
+	g_free(c->step);
+	c->klass->destroy(c);
+}
+
+void ms_conn_close(MsConn *c)
+{
+	if (c->write_closed)
+		return;
+	c->write_closed = TRUE;
+	c->klass->shutdown_write(c);
+	ms_conn_emit(c, MS_EV_CLOSE, "close");
+}
+
+const char *ms_conn_peer_address(MsConn *c) { return c->peer_addr; }
+guint16 ms_conn_peer_port(MsConn *c) { return c->peer_port; }
+const char *ms_conn_local_address(MsConn *c) { return c->local_addr; }
+guint16 ms_conn_local_port(MsConn *c) { return c->local_port; }
+const char *ms_conn_peer_name(MsConn *c) { return c->peer_name; }
+const char *ms_conn_local_name(MsConn *c) { return c->local_name; }
+guint64 ms_conn_id(MsConn *c) { return c->id; }
+MsSched *ms_conn_sched(MsConn *c) { return c->sched; }
+gboolean ms_conn_is_client(MsConn *c) { return c->is_client; }
+const char *ms_conn_step(MsConn *c) { return c->step; }
+void ms_conn_set_timeout(MsConn *c, gint64 us) { c->timeout = us; }
+
+void ms_conn_set_proto(MsConn *c, const char *proto)
+{
+	g_free(c->proto);
+	c->proto = g_strdup(proto);
+}
+
+void ms_conn_set_step(MsConn *c, const char *step)
+{
+	if (g_strcmp0(c->step, step) == 0)
+		return;
+	g_free(c->step);
+	c->step = g_strdup(step);
+}
+
+/* ---- events ------------------------------------------------------------ */
+
+char *ms_conn_escape(const guint8 *data, gsize len)
+{
+	GString *out = g_string_sized_new(len + 8);
+	const char *p = (const char *)data, *end = p + len;
+	while (p < end) {
+		guchar ch = (guchar)*p;
+		if (ch >= 0x80) {
+			const char *next;
+			gunichar u = g_utf8_get_char_validated(p, end - p);
+			if (u != (gunichar)-1 && u != (gunichar)-2) {
+				next = g_utf8_next_char(p);
+				g_string_append_len(out, p, next - p);
+				p = next;
+				continue;
+			}
+			g_string_append_printf(out, "\\x%02X", ch);
+		} else if (ch == '\r') {
+			g_string_append(out, "\\r");
+		} else if (ch == '\n') {
+			g_string_append(out, "\\n");
+		} else if (ch == '\t') {
+			g_string_append(out, "\\t");
+		} else if (ch < 0x20 || ch == 0x7f) {
+			g_string_append_printf(out, "\\x%02X", ch);
+		} else {
+			g_string_append_c(out, (char)ch);
+		}
+		p++;
+	}
+	return g_string_free(out, FALSE);
+}
+
+void ms_conn_emit(MsConn *c, MsEventKind kind, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	g_autofree char *text = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	MsEvent ev = { .kind = kind, .from = c->local_name, .to = c->peer_name,
+	               .proto = c->proto ? c->proto : "tcp", .step = c->step,
+	               .text = text, .conn = c->id };
+	ms_bus_emit(ms_sched_bus(c->sched), &ev);
+}
+
+static void emit_send(MsConn *c, const guint8 *data, gsize len, const char *display)
+{
+	MsEvent ev = { .kind = MS_EV_SEND, .from = c->local_name, .to = c->peer_name,
+	               .proto = c->proto ? c->proto : "tcp", .step = c->step, .conn = c->id };
+	const char *who = c->is_client ? "C: " : "S: ";
+	MsBus *bus = ms_sched_bus(c->sched);
+
+	if (display) {
+		g_autofree char *text = g_strconcat(who, display, NULL);
+		g_autoptr(GBytes) payload = g_bytes_new(data, len);
+		ev.text = text;
+		ev.payload = payload;
+		ms_bus_emit(bus, &ev);
+		return;
+	}
+	/* One event per line, so a transcript reads like the protocol. */
+	gsize start = 0;
+	while (start < len) {
+		const guint8 *nl = memchr(data + start, '\n', len - start);
+		gsize stop = nl ? (gsize)(nl - data) + 1 : len;
+		gsize shown = stop - start;
+		if (shown >= 2 && data[stop - 2] == '\r' && data[stop - 1] == '\n')
+			shown -= 2;   /* the proper ending is not worth showing */
+		g_autofree char *esc = ms_conn_escape(data + start, shown);
+		g_autofree char *text = g_strconcat(who, esc, NULL);
+		g_autoptr(GBytes) payload = g_bytes_new(data + start, stop - start);
+		ev.text = text;
+		ev.payload = payload;
+		ms_bus_emit(bus, &ev);
+		start = stop;
+	}
+}
+
+/* ---- writing ----------------------------------------------------------- */
+
+gboolean ms_conn_write_masked(MsConn *c, const void *data, gsize len, const char *display, GError **error)
+{
+	if (c->write_closed) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_CLOSED, "connection already closed for writing");
+		return FALSE;
+	}
+	if (len == 0)
+		return TRUE;
+	if (!c->klass->write_raw(c, data, len, error))
+		return FALSE;
+	emit_send(c, data, len, display);
+	return TRUE;
+}
+
+gboolean ms_conn_write(MsConn *c, const void *data, gsize len, GError **error)
+{
+	return ms_conn_write_masked(c, data, len, NULL, error);
+}
+
+gboolean ms_conn_printf(MsConn *c, GError **error, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	g_autofree char *s = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	return ms_conn_write(c, s, strlen(s), error);
+}
+
+/* ---- reading ----------------------------------------------------------- */
+
+/* Make room and read more from the transport.  1: got bytes, 0: EOF,
+ * -1: error. */
+static int fill(MsConn *c, GError **error)
+{
+	if (c->eof)
+		return 0;
+	if (c->rpos > 0) {
+		memmove(c->rbuf, c->rbuf + c->rpos, c->rlen - c->rpos);
+		c->rlen -= c->rpos;
+		c->rpos = 0;
+	}
+	g_assert(c->rlen < sizeof c->rbuf);
+	gint64 deadline = c->timeout == MS_FOREVER ? MS_FOREVER : ms_sched_now(c->sched) + c->timeout;
+	gssize n = c->klass->fill(c, c->rbuf + c->rlen, sizeof c->rbuf - c->rlen, deadline, error);
+	if (n < 0)
+		return -1;
+	if (n == 0) {
+		c->eof = TRUE;
+		return 0;
+	}
+	c->rlen += (gsize)n;
+	return 1;
+}
+
+gssize ms_conn_read_line(MsConn *c, char *buf, gsize max, MsEol *eol, GError **error)
+{
+	gsize n = 0;
+	gboolean too_long = FALSE;
+
+	for (;;) {
+		if (c->rpos == c->rlen) {
+			int r = fill(c, error);
+			if (r < 0)
+				return -1;
+			if (r == 0) {
+				buf[MIN(n, max)] = '\0';
+				*eol = too_long ? MS_EOL_TOO_LONG : MS_EOL_EOF;
+				return (gssize)MIN(n, max);
+			}
+		}
+		while (c->rpos < c->rlen) {
+			guint8 b = c->rbuf[c->rpos];
+			if (b == '\n') {
+				c->rpos++;
+				*eol = MS_EOL_LF;
+				goto done;
+			}
+			if (b == '\r') {
+				if (c->rpos + 1 == c->rlen) {
+					/* Is it CRLF?  The next byte decides. */
+					int r = fill(c, error);
+					if (r < 0)
+						return -1;
+					if (r == 0) {
+						c->rpos++;
+						*eol = MS_EOL_CR;
+						goto done;
+					}
+				}
+				if (c->rbuf[c->rpos + 1] == '\n') {
+					c->rpos += 2;
+					*eol = MS_EOL_CRLF;
+				} else {
+					c->rpos++;
+					*eol = MS_EOL_CR;
+				}
+				goto done;
+			}
+			if (n < max)
+				buf[n] = (char)b;
+			else
+				too_long = TRUE;   /* keep consuming up to the ending */
+			n++;
+			c->rpos++;
+		}
+	}
+done:
+	if (too_long)
+		*eol = MS_EOL_TOO_LONG;
+	n = MIN(n, max);
+	buf[n] = '\0';
+	return (gssize)n;
+}
+
+gboolean ms_conn_read_exact(MsConn *c, void *buf, gsize len, GError **error)
+{
+	guint8 *out = buf;
+	while (len > 0) {
+		if (c->rpos == c->rlen) {
+			int r = fill(c, error);
+			if (r < 0)
+				return FALSE;
+			if (r == 0) {
+				g_set_error(error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
+				            "peer closed the connection with %" G_GSIZE_FORMAT " bytes still expected", len);
+				return FALSE;
+			}
+		}
+		gsize take = MIN(len, c->rlen - c->rpos);
+		memcpy(out, c->rbuf + c->rpos, take);
+		c->rpos += take;
+		out += take;
+		len -= take;
+	}
+	return TRUE;
+}
+
+gsize ms_conn_pending(MsConn *c)
+{
+	return (c->rlen - c->rpos) + c->klass->available(c);
+}
+
+/* ---- datagrams --------------------------------------------------------- */
+
+gssize ms_dgram_recv(MsDgram *d, void *buf, gsize max, char **from_addr,
+                     guint16 *from_port, gint64 deadline, GError **error)
+{
+	return d->klass->recv(d, buf, max, from_addr, from_port, deadline, error);
+}
+
+gboolean ms_dgram_send(MsDgram *d, const char *to_addr, guint16 to_port,
+                       const void *data, gsize len, GError **error)
+{
+	return d->klass->send(d, to_addr, to_port, data, len, error);
+}
+
+guint16 ms_dgram_port(MsDgram *d) { return d->port; }
+void ms_dgram_close(MsDgram *d) { d->klass->close(d); }
+
+void ms_dgram_set_proto(MsDgram *d, const char *proto)
+{
+	g_free(d->proto);
+	d->proto = g_strdup(proto);
+}
+
+void ms_dgram_free(MsDgram *d)
+{
+	if (!d)
+		return;
+	d->klass->close(d);
+	g_free(d->proto);
+	d->klass->destroy(d);
+}
+
+void ms_dgram_emit_send(MsDgram *d, const char *to_name, const char *to_addr, guint16 to_port,
+                        const void *data, gsize len)
+{
+	g_autofree char *text = g_strdup_printf("datagram %s:%u -> %s:%u, %" G_GSIZE_FORMAT " bytes",
+	                                        ms_stack_address(d->stack), d->port, to_addr, to_port, len);
+	g_autoptr(GBytes) payload = g_bytes_new(data, len);
+	MsEvent ev = { .kind = MS_EV_SEND, .from = ms_stack_name(d->stack), .to = to_name,
+	               .proto = d->proto ? d->proto : "udp", .text = text, .payload = payload };
+	ms_bus_emit(ms_sched_bus(d->stack->sched), &ev);
+}

@@ -1,0 +1,364 @@
+/* net/realnet.c - MsConn over GIO sockets (TCP and UDP), for lab mode.
+ *
+ * Blocking GIO calls with a per-object GCancellable chained to the
+ * scheduler's, so closing a listener or stopping mailsim wakes every thread
+ * that waits on the network.
+ */
+#include "net/realnet.h"
+#include "net/conn_impl.h"
+
+#include <gio/gio.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string.h>
+
+static gint next_conn_id;   /* atomic; real connections count from 1 */
+
+typedef struct {
+	MsStack base;
+} RealStack;
+
+/* A cancellable that fires when the scheduler shuts down, or by itself. */
+typedef struct {
+	GCancellable *own;
+	GCancellable *parent;
+	gulong        handler;
+} Cancel;
+
+static void cancel_forward(GCancellable *parent, gpointer own)
+{
+	g_cancellable_cancel(own);
+}
+
+static void cancel_init(Cancel *c, MsSched *s)
+{
+	c->own = g_cancellable_new();
+	c->parent = g_object_ref(ms_sched_cancellable(s));
+	c->handler = g_cancellable_connect(c->parent, G_CALLBACK(cancel_forward), c->own, NULL);
+}
+
+static void cancel_clear(Cancel *c)
+{
+	g_cancellable_disconnect(c->parent, c->handler);
+	g_clear_object(&c->parent);
+	g_clear_object(&c->own);
+}
+
+static guint timeout_seconds(MsSched *s, gint64 deadline)
+{
+	if (deadline == MS_FOREVER)
+		return 0;   /* GIO: no time-out */
+	gint64 left = deadline - ms_sched_now(s);
+	if (left <= 0)
+		return 1;
+	return (guint)MIN((left + MS_SECOND - 1) / MS_SECOND, G_MAXUINT);
+}
+
+static char *sockaddr_string(GSocketAddress *sa, guint16 *port_r)
+{
+	if (!G_IS_INET_SOCKET_ADDRESS(sa)) {
+		*port_r = 0;
+		return g_strdup("?");
+	}
+	GInetSocketAddress *isa = G_INET_SOCKET_ADDRESS(sa);
+	*port_r = g_inet_socket_address_get_port(isa);
+	return g_inet_address_to_string(g_inet_socket_address_get_address(isa));
+}
+
+/* ---- connections ------------------------------------------------------- */
+
+typedef struct {
+	MsConn             base;
+	GSocketConnection *sc;
+	GIOStream         *stream;   /* sc, or a TLS connection over it */
+	Cancel             cancel;
+} RealConn;
+
+static gssize realconn_fill(MsConn *c, guint8 *buf, gsize max, gint64 deadline, GError **error)
+{
+	RealConn *rc = (RealConn *)c;
+	GSocket *sock = g_socket_connection_get_socket(rc->sc);
+	g_socket_set_timeout(sock, timeout_seconds(c->sched, deadline));
+	gssize n = g_input_stream_read(g_io_stream_get_input_stream(rc->stream), buf, max,
+	                               rc->cancel.own, error);
+	if (n > 0) {
+		MsEvent ev = { .kind = MS_EV_RECV, .from = c->peer_name, .to = c->local_name,
+		               .proto = c->proto ? c->proto : "tcp", .conn = c->id };
+		g_autofree char *text = g_strdup_printf("%" G_GSSIZE_FORMAT " bytes arrived", n);
+		ev.text = text;
+		ms_bus_emit(ms_sched_bus(c->sched), &ev);
+	}
+	return n;
+}
+
+static gboolean realconn_write(MsConn *c, const guint8 *data, gsize len, GError **error)
+{
+	RealConn *rc = (RealConn *)c;
+	GSocket *sock = g_socket_connection_get_socket(rc->sc);
+	g_socket_set_timeout(sock, (guint)(c->timeout / MS_SECOND));
+	return g_output_stream_write_all(g_io_stream_get_output_stream(rc->stream), data, len,
+	                                 NULL, rc->cancel.own, error);
+}
+
+static void realconn_shutdown(MsConn *c)
+{
+	RealConn *rc = (RealConn *)c;
+	g_output_stream_flush(g_io_stream_get_output_stream(rc->stream), NULL, NULL);
+	g_socket_shutdown(g_socket_connection_get_socket(rc->sc), FALSE, TRUE, NULL);
+}
+
+static gsize realconn_available(MsConn *c)
+{
+	RealConn *rc = (RealConn *)c;
+	gssize n = g_socket_get_available_bytes(g_socket_connection_get_socket(rc->sc));
+	return n > 0 ? (gsize)n : 0;
+}
+
+static void realconn_destroy(MsConn *c)
+{
+	RealConn *rc = (RealConn *)c;
+	g_io_stream_close(rc->stream, NULL, NULL);
+	if (rc->stream != G_IO_STREAM(rc->sc))
+		g_object_unref(rc->stream);
+	g_object_unref(rc->sc);
+	cancel_clear(&rc->cancel);
+	g_free(rc);
+}
+
+static const MsConnClass realconn_class = {
+	.fill = realconn_fill,
+	.write_raw = realconn_write,
+	.shutdown_write = realconn_shutdown,
+	.available = realconn_available,
+	.destroy = realconn_destroy,
+};
+
+static MsConn *realconn_new(MsStack *st, GSocketConnection *sc, gboolean is_client)
+{
+	RealConn *rc = g_new0(RealConn, 1);
+	g_autoptr(GSocketAddress) local = g_socket_connection_get_local_address(sc, NULL);
+	g_autoptr(GSocketAddress) remote = g_socket_connection_get_remote_address(sc, NULL);
+	guint16 lport = 0, rport = 0;
+	g_autofree char *laddr = local ? sockaddr_string(local, &lport) : g_strdup("?");
+	g_autofree char *raddr = remote ? sockaddr_string(remote, &rport) : g_strdup("?");
+	g_autofree char *rname = g_strdup_printf("%s:%u", raddr, rport);
+	ms_conn_init(&rc->base, &realconn_class, st->sched,
+	             (guint64)g_atomic_int_add(&next_conn_id, 1) + 1, is_client,
+	             laddr, lport, st->name, raddr, rport, rname);
+	rc->sc = sc;
+	rc->stream = G_IO_STREAM(sc);
+	cancel_init(&rc->cancel, st->sched);
+	return &rc->base;
+}
+
+/* ---- listeners --------------------------------------------------------- */
+
+typedef struct {
+	MsListener        base;
+	GSocketListener  *gl;
+	Cancel            cancel;
+	gboolean          closed;
+} RealListener;
+
+static MsConn *reallistener_accept(MsListener *l, GError **error)
+{
+	RealListener *rl = (RealListener *)l;
+	GSocketConnection *sc = g_socket_listener_accept(rl->gl, NULL, rl->cancel.own, error);
+	if (!sc)
+		return NULL;
+	return realconn_new(l->stack, sc, FALSE);
+}
+
+static void reallistener_close(MsListener *l)
+{
+	RealListener *rl = (RealListener *)l;
+	if (rl->closed)
+		return;
+	rl->closed = TRUE;
+	g_cancellable_cancel(rl->cancel.own);
+	g_socket_listener_close(rl->gl);
+}
+
+static void reallistener_destroy(MsListener *l)
+{
+	RealListener *rl = (RealListener *)l;
+	g_object_unref(rl->gl);
+	cancel_clear(&rl->cancel);
+	ms_stack_unref(l->stack);
+	g_free(rl);
+}
+
+static const MsListenerClass reallistener_class = {
+	.accept = reallistener_accept,
+	.close = reallistener_close,
+	.destroy = reallistener_destroy,
+};
+
+static GInetSocketAddress *inet_address(const char *addr, guint16 port, GError **error)
+{
+	g_autoptr(GInetAddress) ia = g_inet_address_new_from_string(addr);
+	if (!ia) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "\"%s\" is not an IP address", addr);
+		return NULL;
+	}
+	return G_INET_SOCKET_ADDRESS(g_inet_socket_address_new(ia, port));
+}
+
+static MsListener *real_listen(MsStack *st, const char *addr, guint16 port, GError **error)
+{
+	g_autoptr(GInetSocketAddress) sa = inet_address(addr ? addr : st->address, port, error);
+	if (!sa)
+		return NULL;
+	GSocketListener *gl = g_socket_listener_new();
+	g_socket_listener_set_backlog(gl, 128);
+	g_autoptr(GSocketAddress) effective = NULL;
+	if (!g_socket_listener_add_address(gl, G_SOCKET_ADDRESS(sa), G_SOCKET_TYPE_STREAM,
+	                                   G_SOCKET_PROTOCOL_TCP, NULL, &effective, error)) {
+		g_object_unref(gl);
+		return NULL;
+	}
+	RealListener *rl = g_new0(RealListener, 1);
+	rl->base.klass = &reallistener_class;
+	rl->base.stack = ms_stack_ref(st);
+	rl->base.port = g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(effective));
+	rl->gl = gl;
+	cancel_init(&rl->cancel, st->sched);
+	return &rl->base;
+}
+
+static MsConn *real_connect(MsStack *st, const char *addr, guint16 port, gint64 timeout_us, GError **error)
+{
+	g_autoptr(GSocketClient) client = g_socket_client_new();
+	g_socket_client_set_timeout(client, (guint)MAX(1, timeout_us / MS_SECOND));
+	g_autoptr(GInetSocketAddress) sa = inet_address(addr, port, error);
+	if (!sa)
+		return NULL;
+	ms_bus_emitf(ms_sched_bus(st->sched), MS_EV_CONNECT, st->name, addr, "tcp", NULL,
+	             "SYN -> %s:%u", addr, port);
+	GError *err = NULL;
+	GSocketConnection *sc = g_socket_client_connect(client, G_SOCKET_CONNECTABLE(sa),
+	                                                ms_sched_cancellable(st->sched), &err);
+	if (!sc) {
+		ms_bus_emitf(ms_sched_bus(st->sched), MS_EV_ERROR, st->name, addr, "tcp", NULL,
+		             "connect to %s:%u failed: %s", addr, port, err->message);
+		g_propagate_error(error, err);
+		return NULL;
+	}
+	g_socket_set_option(g_socket_connection_get_socket(sc), IPPROTO_TCP, TCP_NODELAY, 1, NULL);
+	MsConn *c = realconn_new(st, sc, TRUE);
+	ms_conn_emit(c, MS_EV_CONNECT, "connected %s:%u -> %s:%u", c->local_addr, c->local_port, addr, port);
+	return c;
+}
+
+/* ---- datagrams --------------------------------------------------------- */
+
+typedef struct {
+	MsDgram  base;
+	GSocket *sock;
+	Cancel   cancel;
+	gboolean closed;
+} RealDgram;
+
+static gssize realdgram_recv(MsDgram *d, void *buf, gsize max, char **from_addr, guint16 *from_port,
+                             gint64 deadline, GError **error)
+{
+	RealDgram *rd = (RealDgram *)d;
+	gint64 left = deadline == MS_FOREVER ? -1 : MAX(0, deadline - ms_sched_now(d->stack->sched));
+	if (!g_socket_condition_timed_wait(rd->sock, G_IO_IN, left, rd->cancel.own, error))
+		return -1;
+	GSocketAddress *sa = NULL;
+	gssize n = g_socket_receive_from(rd->sock, &sa, buf, max, rd->cancel.own, error);
+	if (n >= 0) {
+		guint16 port = 0;
+		char *addr = sa ? sockaddr_string(sa, &port) : g_strdup("?");
+		if (from_addr)
+			*from_addr = addr;
+		else
+			g_free(addr);
+		if (from_port)
+			*from_port = port;
+	}
+	g_clear_object(&sa);
+	return n;
+}
+
+static gboolean realdgram_send(MsDgram *d, const char *to_addr, guint16 to_port, const void *data,
+                               gsize len, GError **error)
+{
+	RealDgram *rd = (RealDgram *)d;
+	g_autoptr(GInetSocketAddress) sa = inet_address(to_addr, to_port, error);
+	if (!sa)
+		return FALSE;
+	ms_dgram_emit_send(d, to_addr, to_addr, to_port, data, len);
+	return g_socket_send_to(rd->sock, G_SOCKET_ADDRESS(sa), data, len, rd->cancel.own, error) >= 0;
+}
+
+static void realdgram_close(MsDgram *d)
+{
+	RealDgram *rd = (RealDgram *)d;
+	if (rd->closed)
+		return;
+	rd->closed = TRUE;
+	g_cancellable_cancel(rd->cancel.own);
+	g_socket_close(rd->sock, NULL);
+}
+
+static void realdgram_destroy(MsDgram *d)
+{
+	RealDgram *rd = (RealDgram *)d;
+	g_object_unref(rd->sock);
+	cancel_clear(&rd->cancel);
+	ms_stack_unref(d->stack);
+	g_free(rd);
+}
+
+static const MsDgramClass realdgram_class = {
+	.recv = realdgram_recv,
+	.send = realdgram_send,
+	.close = realdgram_close,
+	.destroy = realdgram_destroy,
+};
+
+static MsDgram *real_udp_bind(MsStack *st, const char *addr, guint16 port, GError **error)
+{
+	g_autoptr(GInetSocketAddress) sa = inet_address(addr ? addr : st->address, port, error);
+	if (!sa)
+		return NULL;
+	GSocketFamily family = g_socket_address_get_family(G_SOCKET_ADDRESS(sa));
+	GSocket *sock = g_socket_new(family, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, error);
+	if (!sock)
+		return NULL;
+	if (!g_socket_bind(sock, G_SOCKET_ADDRESS(sa), TRUE, error)) {
+		g_object_unref(sock);
+		return NULL;
+	}
+	g_autoptr(GSocketAddress) bound = g_socket_get_local_address(sock, NULL);
+	RealDgram *rd = g_new0(RealDgram, 1);
+	rd->base.klass = &realdgram_class;
+	rd->base.stack = ms_stack_ref(st);
+	rd->base.port = bound ? g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(bound)) : port;
+	rd->sock = sock;
+	cancel_init(&rd->cancel, st->sched);
+	return &rd->base;
+}
+
+/* ---- the stack --------------------------------------------------------- */
+
+static void real_stack_destroy(MsStack *st)
+{
+	g_free(st);
+}
+
+static const struct MsStackClass real_stack_class = {
+	.listen = real_listen,
+	.connect = real_connect,
+	.udp_bind = real_udp_bind,
+	.destroy = real_stack_destroy,
+};
+
+MsStack *ms_realnet_stack_new(MsSched *s, const char *name, const char *address)
+{
+	RealStack *rs = g_new0(RealStack, 1);
+	ms_stack_init(&rs->base, &real_stack_class, s, name, address);
+	return &rs->base;
+}

@@ -1,0 +1,18 @@
+# tests/lib.sh - shared by the integration scripts: PASS/FAIL
+# lines, a temporary directory, and a closing count.
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+PASSED=0
+FAILED=0
+pass() { PASSED=$((PASSED + 1)); echo "PASS: $1"; }
+fail() { FAILED=$((FAILED + 1)); echo "FAIL: $1"; }
+# expect_match TEXT REGEX WHAT
+expect_match() {
+	if printf '%s\n' "$1" | grep -Eq -- "$2"; then pass "$3"; else fail "$3 (no line matches /$2/)"; fi
+}
+finish() {
+	echo "$PASSED passed, $FAILED failed"
+	[ "$FAILED" -eq 0 ]
+}

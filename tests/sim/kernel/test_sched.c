@@ -1,0 +1,270 @@
+/* tests/sim/kernel/test_sched.c - the baton scheduler: virtual time,
+ * deterministic order, park/unpark, run limits, shutdown, the gate, and the
+ * real-time mode. */
+#include "tests/ms_test.h"
+#include "sim/kernel/sched.h"
+
+typedef struct {
+	GString *log;
+	gint64   sleep_us;
+	const char *name;
+	gint64   woke_at;
+} Sleeper;
+
+static void sleeper_task(gpointer data)
+{
+	Sleeper *sl = data;
+	MsSched *s = ms_task_sched(ms_task_self());
+	ck_assert(ms_sleep(sl->sleep_us));
+	sl->woke_at = ms_sched_now(s);
+	g_string_append(sl->log, sl->name);
+}
+
+START_TEST(test_hour_sleep_costs_no_wall_time)
+{
+	MsSched *s = ms_sched_new(MS_SCHED_VIRTUAL, 1);
+	GString *log = g_string_new("");
+	Sleeper sl = { log, 3600 * MS_SECOND, "a", 0 };
+	gint64 wall0 = g_get_monotonic_time();
+	ms_task_spawn(s, "sleeper", sleeper_task, &sl);
+	ck_assert(ms_sched_run(s, MS_FOREVER));
+	gint64 wall = g_get_monotonic_time() - wall0;
+	ck_assert_int_eq(sl.woke_at, 3600 * MS_SECOND);
+	ck_assert_int_eq(ms_sched_now(s), 3600 * MS_SECOND);
+	ck_assert_int_lt(wall, MS_SECOND / 2);
+	ck_assert_str_eq(log->str, "a");
+	ms_sched_free(s);
+	g_string_free(log, TRUE);
+}
+END_TEST
+
+START_TEST(test_wakeups_in_time_order_ties_by_spawn_order)
+{
+	MsSched *s = ms_sched_new(MS_SCHED_VIRTUAL, 1);
+	GString *log = g_string_new("");
+	Sleeper sl[] = {
+		{ log, 30, "c", 0 }, { log, 10, "a", 0 }, { log, 20, "b", 0 },
+		{ log, 20, "B", 0 }, { log, 10, "A", 0 },
+	};
+	for (guint i = 0; i < G_N_ELEMENTS(sl); i++)
+		ms_task_spawn(s, sl[i].name, sleeper_task, &sl[i]);
+	ck_assert(ms_sched_run(s, MS_FOREVER));
+	/* 10: a then A (spawned later), 20: b then B, 30: c */
+	ck_assert_str_eq(log->str, "aAbBc");
+	ms_sched_free(s);
+	g_string_free(log, TRUE);
+}
+END_TEST
+
+START_TEST(test_run_until_stops_with_work_pending)
+{
+	MsSched *s = ms_sched_new(MS_SCHED_VIRTUAL, 1);
+	GString *log = g_string_new("");
+	Sleeper early = { log, 5 * MS_SECOND, "e", 0 }, late = { log, 50 * MS_SECOND, "l", 0 };
+	ms_task_spawn(s, "early", sleeper_task, &early);
+	ms_task_spawn(s, "late", sleeper_task, &late);
+	ck_assert(!ms_sched_run(s, 10 * MS_SECOND));
+	ck_assert_int_eq(ms_sched_now(s), 10 * MS_SECOND);
+	ck_assert_str_eq(log->str, "e");
+	ck_assert(ms_sched_run(s, MS_FOREVER));
+	ck_assert_str_eq(log->str, "el");
+	ck_assert_int_eq(ms_sched_now(s), 50 * MS_SECOND);
+	ms_sched_free(s);
+	g_string_free(log, TRUE);
+}
+END_TEST
+
+typedef struct {
+	MsTask *waiter;
+	MsParkResult results[3];
+	gint64 times[3];
+} ParkPair;
+
+static void parker_task(gpointer data)
+{
+	ParkPair *pp = data;
+	MsSched *s = ms_task_sched(ms_task_self());
+	pp->results[0] = ms_task_park(MS_FOREVER);         /* woken by the unparker */
+	pp->times[0] = ms_sched_now(s);
+	pp->results[1] = ms_task_park(ms_sched_now(s) + 100); /* nobody: times out */
+	pp->times[1] = ms_sched_now(s);
+	pp->results[2] = ms_task_park(MS_FOREVER);         /* a permit already waits */
+	pp->times[2] = ms_sched_now(s);
+}
+
+static void unparker_task(gpointer data)
+{
+	ParkPair *pp = data;
+	ms_sleep(7);
+	ms_task_unpark(pp->waiter);
+	ms_sleep(1000);
+	/* the parker is parked forever in its third park now: wake it */
+	ms_task_unpark(pp->waiter);
+}
+
+START_TEST(test_park_unpark_and_permits)
+{
+	MsSched *s = ms_sched_new(MS_SCHED_VIRTUAL, 1);
+	ParkPair pp = { 0 };
+	pp.waiter = ms_task_spawn(s, "parker", parker_task, &pp);
+	ms_task_spawn(s, "unparker", unparker_task, &pp);
+	ck_assert(ms_sched_run(s, MS_FOREVER));
+	ck_assert_int_eq(pp.results[0], MS_PARK_UNPARKED);
+	ck_assert_int_eq(pp.times[0], 7);
+	ck_assert_int_eq(pp.results[1], MS_PARK_TIMEOUT);
+	ck_assert_int_eq(pp.times[1], 107);
+	ck_assert_int_eq(pp.results[2], MS_PARK_UNPARKED);
+	ck_assert_int_eq(pp.times[2], 1007);
+	ms_sched_free(s);
+}
+END_TEST
+
+static void permit_task(gpointer data)
+{
+	MsParkResult *r = data;
+	ms_task_unpark(ms_task_self());   /* unpark before park: a permit */
+	r[0] = ms_task_park(MS_FOREVER);
+	r[1] = ms_task_park(ms_sched_now(ms_task_sched(ms_task_self())) + 5);
+}
+
+START_TEST(test_permit_before_park)
+{
+	MsSched *s = ms_sched_new(MS_SCHED_VIRTUAL, 1);
+	MsParkResult r[2] = { MS_PARK_CANCELLED, MS_PARK_CANCELLED };
+	ms_task_spawn(s, "self", permit_task, r);
+	ck_assert(ms_sched_run(s, MS_FOREVER));
+	ck_assert_int_eq(r[0], MS_PARK_UNPARKED);
+	ck_assert_int_eq(r[1], MS_PARK_TIMEOUT);   /* one permit, used once */
+	ms_sched_free(s);
+}
+END_TEST
+
+static void forever_task(gpointer data)
+{
+	*(MsParkResult *)data = ms_task_park(MS_FOREVER);
+}
+
+START_TEST(test_shutdown_cancels_parked_tasks)
+{
+	MsSched *s = ms_sched_new(MS_SCHED_VIRTUAL, 1);
+	MsParkResult r = MS_PARK_UNPARKED;
+	ms_task_spawn(s, "forever", forever_task, &r);
+	ck_assert(ms_sched_run(s, MS_FOREVER));   /* quiet: it parks forever */
+	ms_sched_shutdown(s);
+	ck_assert_int_eq(r, MS_PARK_CANCELLED);
+	ms_sched_free(s);
+}
+END_TEST
+
+/* ---- the gate: deliveries wait for tokens ---- */
+
+static int deliveries;
+
+static void count_delivery(gpointer data)
+{
+	deliveries++;
+}
+
+static void scheduler_of_actions(gpointer data)
+{
+	MsSched *s = ms_task_sched(ms_task_self());
+	for (int i = 0; i < 3; i++)
+		ms_sched_at(s, ms_sched_now(s) + 10 * (i + 1), TRUE, count_delivery, NULL, NULL);
+}
+
+typedef struct {
+	MsSched *s;
+	int seen_before_token[3];
+} Stepper;
+
+static gpointer stepper_thread(gpointer data)
+{
+	Stepper *st = data;
+	for (int i = 0; i < 3; i++) {
+		while (!ms_sched_gate_waiting(st->s))
+			g_usleep(1000);
+		g_usleep(5000);
+		/* the heap holds a gated action and nothing moves until we say */
+		ms_sched_lock(st->s);
+		st->seen_before_token[i] = deliveries;
+		ms_sched_unlock(st->s);
+		ms_sched_gate_step(st->s, 1);
+		while (ms_sched_gate_waiting(st->s) && i < 2) {
+			ms_sched_lock(st->s);
+			int d = deliveries;
+			ms_sched_unlock(st->s);
+			if (d > i)
+				break;
+			g_usleep(1000);
+		}
+	}
+	return NULL;
+}
+
+START_TEST(test_gate_holds_deliveries_until_stepped)
+{
+	deliveries = 0;
+	MsSched *s = ms_sched_new(MS_SCHED_VIRTUAL, 1);
+	ms_sched_gate_close(s);
+	ms_task_spawn(s, "actions", scheduler_of_actions, NULL);
+	Stepper st = { s, { -1, -1, -1 } };
+	GThread *th = g_thread_new("stepper", stepper_thread, &st);
+	ck_assert(ms_sched_run(s, MS_FOREVER));
+	g_thread_join(th);
+	ck_assert_int_eq(deliveries, 3);
+	ck_assert_int_eq(st.seen_before_token[0], 0);
+	ck_assert_int_eq(st.seen_before_token[1], 1);
+	ck_assert_int_eq(st.seen_before_token[2], 2);
+	ms_sched_free(s);
+}
+END_TEST
+
+/* ---- real mode ---- */
+
+typedef struct {
+	MsTask *waiter;
+	MsParkResult r1, r2;
+	gint64 waited_us;
+} RealPark;
+
+static void real_parker(gpointer data)
+{
+	RealPark *rp = data;
+	gint64 t0 = g_get_monotonic_time();
+	MsSched *s = ms_task_sched(ms_task_self());
+	rp->r1 = ms_task_park(ms_sched_now(s) + 50 * MS_MSEC);
+	rp->waited_us = g_get_monotonic_time() - t0;
+	rp->r2 = ms_task_park(MS_FOREVER);   /* unparked by main */
+	ms_sched_stop(s);
+}
+
+START_TEST(test_real_mode_park_and_unpark)
+{
+	MsSched *s = ms_sched_new(MS_SCHED_REAL, 1);
+	RealPark rp = { 0 };
+	rp.waiter = ms_task_spawn(s, "parker", real_parker, &rp);
+	g_usleep(150 * 1000);
+	ms_task_unpark(rp.waiter);
+	ck_assert(ms_sched_run(s, 5 * MS_SECOND));
+	ck_assert_int_eq(rp.r1, MS_PARK_TIMEOUT);
+	ck_assert_int_ge(rp.waited_us, 50 * MS_MSEC);
+	ck_assert_int_eq(rp.r2, MS_PARK_UNPARKED);
+	ms_sched_free(s);
+}
+END_TEST
+
+static Suite *sched_suite(void)
+{
+	Suite *s = suite_create("sched");
+	MS_ADD_TEST(s, test_hour_sleep_costs_no_wall_time, 10);
+	MS_ADD_TEST(s, test_wakeups_in_time_order_ties_by_spawn_order, 10);
+	MS_ADD_TEST(s, test_run_until_stops_with_work_pending, 10);
+	MS_ADD_TEST(s, test_park_unpark_and_permits, 10);
+	MS_ADD_TEST(s, test_permit_before_park, 10);
+	MS_ADD_TEST(s, test_shutdown_cancels_parked_tasks, 10);
+	MS_ADD_TEST(s, test_gate_holds_deliveries_until_stepped, 20);
+	MS_ADD_TEST(s, test_real_mode_park_and_unpark, 10);
+	return s;
+}
+
+MS_TEST_MAIN(sched_suite)

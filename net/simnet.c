@@ -172,12 +172,16 @@ static const LinkRule *link_for(MsNet *net, const char *a, const char *b)
 
 static gint64 latency(MsNet *net, MsHost *a, const char *b_name)
 {
+	if (strcmp(a->name, b_name) == 0)
+		return MS_NET_LOOPBACK_LATENCY;   /* two agents on one machine */
 	const LinkRule *r = link_for(net, a->name, b_name);
 	return r ? r->latency : MS_NET_DEFAULT_LATENCY;
 }
 
 static guint64 bandwidth(MsNet *net, MsHost *a, MsHost *b)
 {
+	if (a == b)
+		return 0;
 	const LinkRule *r = link_for(net, a->name, b->name);
 	return r ? r->bandwidth : 0;
 }
@@ -214,6 +218,7 @@ typedef struct {
 	MsNet   *net;
 	guint64  id;
 	MsHost  *host[2];        /* 0: the client, 1: the server */
+	char    *name[2];        /* what events call each end (a host or an agent on it) */
 	guint16  port[2];
 	PipeEnd  end[2];
 } Pipe;
@@ -224,7 +229,8 @@ typedef struct {
 	int     side;
 } SimConn;
 
-static Pipe *pipe_new(MsNet *net, MsHost *client, guint16 cport, MsHost *server, guint16 sport)
+static Pipe *pipe_new(MsNet *net, MsHost *client, const char *cname, guint16 cport,
+                      MsHost *server, const char *sname, guint16 sport)
 {
 	Pipe *p = g_new0(Pipe, 1);
 	p->ref = 1;
@@ -232,6 +238,8 @@ static Pipe *pipe_new(MsNet *net, MsHost *client, guint16 cport, MsHost *server,
 	p->id = ++net->next_conn_id;
 	p->host[0] = client;
 	p->host[1] = server;
+	p->name[0] = g_strdup(cname);
+	p->name[1] = g_strdup(sname);
 	p->port[0] = cport;
 	p->port[1] = sport;
 	for (int i = 0; i < 2; i++)
@@ -251,8 +259,10 @@ static void pipe_unref(Pipe *p)
 	if (--p->ref > 0)
 		return;
 	g_ptr_array_remove_fast(p->net->pipes, p);
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 2; i++) {
 		g_byte_array_free(p->end[i].inq, TRUE);
+		g_free(p->name[i]);
+	}
 	g_free(p);
 }
 
@@ -265,7 +275,7 @@ static void pipe_reset(Pipe *p, const char *why)
 		if (p->end[i].waiter)
 			ms_task_unpark(p->end[i].waiter);
 	}
-	emit(p->net, MS_EV_ERROR, p->host[0]->name, p->host[1]->name, "tcp", p->id,
+	emit(p->net, MS_EV_ERROR, p->name[0], p->name[1], "tcp", p->id,
 	     "connection reset: %s", why);
 }
 
@@ -298,7 +308,7 @@ static void segment_deliver(gpointer data)
 			gsize len;
 			const guint8 *bytes = g_bytes_get_data(seg->data, &len);
 			g_byte_array_append(dst->inq, bytes, (guint)len);
-			emit(p->net, MS_EV_RECV, from->name, to->name, "tcp", p->id,
+			emit(p->net, MS_EV_RECV, p->name[1 - seg->to], p->name[seg->to], "tcp", p->id,
 			     "%" G_GSIZE_FORMAT " bytes arrived", len);
 		} else {
 			dst->fin = TRUE;
@@ -412,8 +422,8 @@ static MsConn *simconn_new(MsNet *net, Pipe *p, int side)
 	SimConn *sc = g_new0(SimConn, 1);
 	MsHost *me = p->host[side], *peer = p->host[1 - side];
 	ms_conn_init(&sc->base, &simconn_class, net->sched, p->id, side == 0,
-	             me->address, p->port[side], me->name,
-	             peer->address, p->port[1 - side], peer->name);
+	             me->address, p->port[side], p->name[side],
+	             peer->address, p->port[1 - side], p->name[1 - side]);
 	sc->pipe = pipe_ref(p);
 	sc->side = side;
 	return &sc->base;
@@ -525,6 +535,7 @@ typedef struct {
 	gint          ref;
 	MsNet        *net;
 	MsHost       *src;
+	char         *src_name;
 	guint16       src_port;
 	char         *dst_addr;
 	guint16       dst_port;
@@ -543,6 +554,7 @@ static void attempt_unref(gpointer data)
 	if (a->pipe)
 		pipe_unref(a->pipe);
 	g_free(a->dst_addr);
+	g_free(a->src_name);
 	g_free(a);
 }
 
@@ -589,7 +601,8 @@ static void syn_arrives(gpointer data)
 		} else if (!sl || sl->closed || g_queue_get_length(&sl->backlog) >= MS_NET_LISTEN_BACKLOG) {
 			attempt_reply(a, dst, ATT_REFUSED);
 		} else {
-			Pipe *p = pipe_new(net, a->src, a->src_port, dst, a->dst_port);
+			Pipe *p = pipe_new(net, a->src, a->src_name, a->src_port,
+			                   dst, ms_stack_name(sl->base.stack), a->dst_port);
 			a->pipe = p;   /* the attempt's reference */
 			g_queue_push_tail(&sl->backlog, pipe_ref(p));
 			if (sl->waiter)
@@ -615,13 +628,14 @@ static MsConn *sim_connect(MsStack *st, const char *addr, guint16 port, gint64 t
 	a->ref = 2;   /* ours and the SYN's */
 	a->net = net;
 	a->src = src;
+	a->src_name = g_strdup(ms_stack_name(st));
 	a->src_port = ephemeral_port(src, NULL);
 	a->dst_addr = g_strdup(addr);
 	a->dst_port = port;
 	a->task = ms_task_self();
 	MsHost *dst = ms_net_host_by_address(net, addr);
 	const char *dst_name = dst ? dst->name : addr;
-	emit(net, MS_EV_CONNECT, src->name, dst_name, "tcp", 0, "SYN %s:%u -> %s:%u",
+	emit(net, MS_EV_CONNECT, a->src_name, dst_name, "tcp", 0, "SYN %s:%u -> %s:%u",
 	     src->address, a->src_port, addr, port);
 	ms_sched_at(s, ms_sched_now(s) + latency(net, src, dst_name), TRUE, syn_arrives, a, attempt_unref);
 
@@ -659,7 +673,7 @@ static MsConn *sim_connect(MsStack *st, const char *addr, guint16 port, gint64 t
 		break;
 	}
 	if (!c) {
-		emit(net, MS_EV_ERROR, src->name, dst_name, "tcp", 0, "connect to %s:%u failed: %s",
+		emit(net, MS_EV_ERROR, a->src_name, dst_name, "tcp", 0, "connect to %s:%u failed: %s",
 		     addr, port, err ? err->message : "stopped");
 		g_propagate_error(error, err);
 	}
@@ -853,6 +867,16 @@ static MsDgram *sim_udp_bind(MsStack *st, const char *addr, guint16 port, GError
 static void sim_stack_destroy(MsStack *st)
 {
 	g_free(st);
+}
+
+static const struct MsStackClass sim_stack_class;
+
+MsStack *ms_host_stack_alias(MsHost *h, const char *name)
+{
+	SimStack *alias = g_new0(SimStack, 1);
+	alias->host = h;
+	ms_stack_init(&alias->base, &sim_stack_class, h->net->sched, name, h->address);
+	return &alias->base;
 }
 
 static const struct MsStackClass sim_stack_class = {

@@ -20,6 +20,8 @@ const char *ms_fw_action_to_string(MsFwAction a);
 
 /* Default link: 10 ms one way, no bandwidth limit. */
 #define MS_NET_DEFAULT_LATENCY   (10 * MS_MSEC)
+/* Between two agents on the same host. */
+#define MS_NET_LOOPBACK_LATENCY  (50)
 #define MS_NET_LISTEN_BACKLOG    128
 #define MS_NET_EPHEMERAL_FIRST   49152
 #define MS_NET_UDP_QUEUE_MAX     256
@@ -41,6 +43,10 @@ const char *ms_host_name(MsHost *h);
 const char *ms_host_address(MsHost *h);
 /* The host's network stack, borrowed: agents on the host use it. */
 MsStack    *ms_host_stack(MsHost *h);
+/* A stack on the same host (same address, ports, firewall) that events
+ * call name: an agent's own face, such as "mda@mx.example.org".  Returns
+ * a new reference. */
+MsStack    *ms_host_stack_alias(MsHost *h, const char *name);
 gboolean    ms_host_is_up(MsHost *h);
 /* A host that goes down resets its connections and answers nothing until
  * it comes up; its agents keep running (the cable is pulled). */

@@ -345,6 +345,64 @@ START_TEST(test_partition_cuts_and_heals)
 }
 END_TEST
 
+/* Agents on one host: an alias stack names the agent in events, and the
+ * hop between them costs only the loopback latency. */
+typedef struct {
+	MsStack    *client;
+	MsListener *l;
+	gint64      t_connected;
+} Local;
+
+static void local_server(gpointer data)
+{
+	Local *lo = data;
+	MsConn *c = ms_listener_accept(lo->l, NULL);
+	if (c) {
+		ms_conn_write(c, "220 lmtp\r\n", 10, NULL);
+		ms_conn_unref(c);
+	}
+}
+
+static void local_client(gpointer data)
+{
+	Local *lo = data;
+	MsConn *c = ms_stack_connect(lo->client, "198.51.100.20", 24, MS_SECOND, NULL);
+	ck_assert_ptr_nonnull(c);
+	lo->t_connected = ms_sched_now(ms_conn_sched(c));
+	ck_assert_str_eq(ms_conn_local_name(c), "server.example.org");
+	ck_assert_str_eq(ms_conn_peer_name(c), "mda@server.example.org");
+	char line[32];
+	MsEol eol;
+	ms_conn_read_line(c, line, sizeof line - 1, &eol, NULL);
+	ms_conn_unref(c);
+}
+
+START_TEST(test_alias_stacks_on_one_host)
+{
+	World w;
+	world_init(&w, 1);
+	MsStack *mda = ms_host_stack_alias(w.b, "mda@server.example.org");
+	Local lo = { .client = ms_host_stack(w.b) };
+	lo.l = ms_stack_listen(mda, NULL, 24, NULL);
+	ms_task_spawn(w.s, "server", local_server, &lo);
+	ms_task_spawn(w.s, "client", local_client, &lo);
+	ck_assert(ms_sched_run(w.s, MS_FOREVER));
+	ck_assert_int_eq(lo.t_connected, 2 * MS_NET_LOOPBACK_LATENCY);
+	gboolean seen = FALSE;
+	GPtrArray *evs = ms_sink_recorder_events(w.rec);
+	for (guint i = 0; i < evs->len; i++) {
+		MsEvent *e = g_ptr_array_index(evs, i);
+		if (e->kind == MS_EV_SEND && !g_strcmp0(e->from, "mda@server.example.org") &&
+		    !g_strcmp0(e->to, "server.example.org") && !g_strcmp0(e->text, "S: 220 lmtp"))
+			seen = TRUE;
+	}
+	ck_assert(seen);
+	ms_listener_free(lo.l);
+	ms_stack_unref(mda);
+	world_free(&w);
+}
+END_TEST
+
 START_TEST(test_cidr)
 {
 	ck_assert(ms_net_cidr_match("203.0.113.0/24", "203.0.113.66"));
@@ -369,6 +427,7 @@ static Suite *simnet_suite(void)
 	MS_ADD_TEST(s, test_host_down_resets_connections, 10);
 	MS_ADD_TEST(s, test_datagrams_and_losses, 10);
 	MS_ADD_TEST(s, test_partition_cuts_and_heals, 10);
+	MS_ADD_TEST(s, test_alias_stacks_on_one_host, 10);
 	MS_ADD_TEST(s, test_cidr, 10);
 	return s;
 }

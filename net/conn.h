@@ -117,6 +117,10 @@ gboolean    ms_conn_is_client(MsConn *c);
 /* Time a read waits for the peer before G_IO_ERROR_TIMED_OUT. */
 void        ms_conn_set_timeout(MsConn *c, gint64 us);
 
+/* Emit an event about c (its names, protocol, step and id): a refusal, a
+ * note, an error the protocol layer saw. */
+void        ms_conn_emit(MsConn *c, MsEventKind kind, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+
 /* ---- datagrams --------------------------------------------------------- */
 
 /* Receive one datagram (truncated to max) with the sender's address

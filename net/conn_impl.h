@@ -94,8 +94,6 @@ struct MsDgram {
 	char    *proto;
 };
 
-/* Emit a transport event about c (CONNECT, ACCEPT, CLOSE, ERROR, ...). */
-void ms_conn_emit(MsConn *c, MsEventKind kind, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
 /* Events about a datagram exchange. */
 void ms_dgram_emit_send(MsDgram *d, const char *to_name, const char *to_addr, guint16 to_port,
                         const void *data, gsize len);

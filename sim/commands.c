@@ -6,8 +6,10 @@
 #include <string.h>
 
 int ms_cmd_netdemo(int argc, char **argv);
+int ms_cmd_dns(int argc, char **argv);
 
 const MsCommand ms_commands[] = {
+	{ "dns", "serve DNS zones and blacklists on real sockets (dig can ask)", ms_cmd_dns },
 	{ "netdemo", "a two-host exchange on the simulated network, as text", ms_cmd_netdemo },
 	{ NULL, NULL, NULL },
 };

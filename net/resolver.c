@@ -1,0 +1,424 @@
+/* net/resolver.c - a stub resolver over MsConn, visible on the event bus.
+ *
+ * RFC 1035 7 in miniature: one question per message, a random id checked
+ * on the answer (and the answer's source), retries on time-out, TCP when
+ * the UDP answer is truncated.  The mail-specific part is MX selection as
+ * RFC 5321 5.1 describes it, with RFC 7505 null MX.
+ */
+#include "net/resolver.h"
+#include "net/dnsbl.h"
+#include "sim/kernel/rng.h"
+
+#include <string.h>
+
+struct MsResolver {
+	MsStack *stack;
+	char    *who;
+	char    *server_addr;
+	char    *server_name;
+	guint16  port;
+	MsRng   *rng;
+	gint64   timeout;
+	guint    tries;
+};
+
+static const char *const status_names[] = {
+	"ok", "NXDOMAIN", "no data", "null MX", "temporary failure", "permanent failure",
+};
+
+const char *ms_dns_status_to_string(MsDnsStatus s)
+{
+	return (guint)s < G_N_ELEMENTS(status_names) ? status_names[s] : "?";
+}
+
+MsResolver *ms_resolver_new(MsStack *stack, const char *who, const char *server_addr,
+                            guint16 port, const char *server_name, guint64 seed)
+{
+	MsResolver *r = g_new0(MsResolver, 1);
+	r->stack = ms_stack_ref(stack);
+	r->who = g_strdup(who);
+	r->server_addr = g_strdup(server_addr);
+	r->server_name = g_strdup(server_name ? server_name : server_addr);
+	r->port = port;
+	g_autofree char *stream = g_strconcat("resolver:", who, NULL);
+	r->rng = ms_rng_new(seed, stream);
+	r->timeout = MS_RESOLVER_TIMEOUT;
+	r->tries = MS_RESOLVER_TRIES;
+	return r;
+}
+
+void ms_resolver_free(MsResolver *r)
+{
+	if (!r)
+		return;
+	ms_stack_unref(r->stack);
+	ms_rng_free(r->rng);
+	g_free(r->who);
+	g_free(r->server_addr);
+	g_free(r->server_name);
+	g_free(r);
+}
+
+void ms_resolver_set_timeout(MsResolver *r, gint64 per_try_us, guint tries)
+{
+	r->timeout = per_try_us;
+	r->tries = MAX(tries, 1);
+}
+
+void ms_mx_host_free(MsMxHost *mx)
+{
+	if (!mx)
+		return;
+	g_free(mx->host);
+	g_free(mx);
+}
+
+/* ---- events ------------------------------------------------------------ */
+
+static void emit(MsResolver *r, MsEventKind kind, gboolean to_server, const char *step,
+                 const char *text, GBytes *payload)
+{
+	MsEvent ev = {
+		.kind = kind,
+		.from = to_server ? r->who : r->server_name,
+		.to = to_server ? r->server_name : r->who,
+		.proto = "dns", .step = step, .text = text, .payload = payload,
+	};
+	ms_bus_emit(ms_sched_bus(ms_stack_sched(r->stack)), &ev);
+}
+
+/* ---- one exchange ------------------------------------------------------ */
+
+static DnsMessage *exchange_tcp(MsResolver *r, GBytes *query, guint16 id, GError **error)
+{
+	g_autoptr(MsConn) c = ms_stack_connect(r->stack, r->server_addr, r->port, r->timeout, error);
+	if (!c)
+		return NULL;
+	ms_conn_set_proto(c, "dns");
+	ms_conn_set_timeout(c, r->timeout);
+	gsize len;
+	const guint8 *data = g_bytes_get_data(query, &len);
+	guint8 prefix[2] = { (guint8)(len >> 8), (guint8)len };   /* RFC 1035 4.2.2 */
+	g_autofree char *shown = g_strdup_printf("(DNS over TCP, %" G_GSIZE_FORMAT " bytes)", len);
+	if (!ms_conn_write_masked(c, prefix, 2, shown, error) ||
+	    !ms_conn_write_masked(c, data, len, shown, error))
+		return NULL;
+	if (!ms_conn_read_exact(c, prefix, 2, error))
+		return NULL;
+	gsize rlen = ((gsize)prefix[0] << 8) | prefix[1];
+	g_autofree guint8 *buf = g_malloc(rlen ? rlen : 1);
+	if (!ms_conn_read_exact(c, buf, rlen, error))
+		return NULL;
+	DnsMessage *resp = dns_wire_decode(buf, rlen, error);
+	if (resp && resp->id != id) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "answer over TCP has the wrong id");
+		g_clear_pointer(&resp, dns_message_free);
+	}
+	return resp;
+}
+
+/* Send the query, wait for the matching answer.  NULL with error on
+ * time-out (every try) or transport failure. */
+static DnsMessage *exchange(MsResolver *r, const DnsMessage *q, const char *step, GError **error)
+{
+	MsSched *s = ms_stack_sched(r->stack);
+	g_autoptr(GBytes) wire = dns_wire_encode(q, DNS_WIRE_UDP_SIZE, error);
+	if (!wire)
+		return NULL;
+	g_autofree char *line = dns_message_to_line(q);
+	emit(r, MS_EV_DNS_QUERY, TRUE, step, line, wire);
+
+	MsDgram *d = ms_stack_udp_bind(r->stack, NULL, 0, error);
+	if (!d)
+		return NULL;
+	ms_dgram_set_proto(d, "dns");
+	DnsMessage *resp = NULL;
+	GError *last = NULL;
+	for (guint attempt = 0; attempt < r->tries && !resp; attempt++) {
+		gsize len;
+		const guint8 *data = g_bytes_get_data(wire, &len);
+		g_clear_error(&last);
+		if (!ms_dgram_send(d, r->server_addr, r->port, data, len, &last))
+			break;
+		gint64 deadline = ms_sched_now(s) + r->timeout;
+		for (;;) {
+			guint8 buf[DNS_WIRE_MAX_MESSAGE];
+			char *from = NULL;
+			guint16 from_port = 0;
+			gssize n = ms_dgram_recv(d, buf, sizeof buf, &from, &from_port, deadline, &last);
+			if (n < 0)
+				break;   /* time-out: try again */
+			gboolean from_server = g_strcmp0(from, r->server_addr) == 0 && from_port == r->port;
+			g_free(from);
+			g_autoptr(GError) derr = NULL;
+			DnsMessage *m = dns_wire_decode(buf, (gsize)n, &derr);
+			/* RFC 5452 9.1: an answer must match id, source and question */
+			if (m && from_server && m->qr && m->id == q->id) {
+				resp = m;
+				break;
+			}
+			if (m)
+				dns_message_free(m);
+		}
+		if (g_error_matches(last, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+			break;
+	}
+	ms_dgram_free(d);
+
+	if (resp && resp->tc) {
+		/* RFC 1035 4.2.1: truncated over UDP, ask again over TCP */
+		dns_message_free(resp);
+		resp = exchange_tcp(r, wire, q->id, &last);
+	}
+	if (!resp) {
+		g_autofree char *why = g_strdup_printf("%s: no answer (%s)", line, last ? last->message : "timed out");
+		emit(r, MS_EV_ERROR, FALSE, step, why, NULL);
+		if (last)
+			g_propagate_error(error, last);
+		else
+			g_set_error(error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT, "no answer from %s", r->server_name);
+		return NULL;
+	}
+	g_autoptr(GBytes) rwire = dns_wire_encode(resp, 0, NULL);
+	g_autofree char *rline = dns_message_to_line(resp);
+	emit(r, MS_EV_DNS_ANSWER, FALSE, step, rline, rwire);
+	g_clear_error(&last);
+	return resp;
+}
+
+MsDnsStatus ms_resolver_query(MsResolver *r, const char *name, guint16 type, const char *step,
+                              GPtrArray **records_r, GError **error)
+{
+	if (records_r)
+		*records_r = NULL;
+	guint16 id = (guint16)ms_rng_u32(r->rng);
+	g_autoptr(DnsMessage) q = dns_message_new_query(id, name, type, error);
+	if (!q)
+		return MS_DNS_PERMFAIL;
+	g_autoptr(DnsMessage) resp = exchange(r, q, step, error);
+	if (!resp)
+		return MS_DNS_TEMPFAIL;
+
+	switch (resp->rcode) {
+	case DNS_RCODE_NOERROR:
+		break;
+	case DNS_RCODE_NXDOMAIN:
+		return MS_DNS_NXDOMAIN;
+	case DNS_RCODE_FORMERR:
+	case DNS_RCODE_NOTIMP:
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "the server answered %s",
+		            dns_rcode_to_string(resp->rcode));
+		return MS_DNS_PERMFAIL;
+	default:
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "the server answered %s",
+		            dns_rcode_to_string(resp->rcode));
+		return MS_DNS_TEMPFAIL;
+	}
+
+	/* Follow the CNAME chain inside the answer to the final owner. */
+	g_autofree char *owner = dns_name_canonical(name, NULL);
+	for (guint hops = 0; owner && hops < 16; hops++) {
+		gboolean moved = FALSE;
+		for (guint i = 0; i < resp->answers->len; i++) {
+			DnsRecord *rec = g_ptr_array_index(resp->answers, i);
+			if (rec->type == DNS_TYPE_CNAME && type != DNS_TYPE_CNAME &&
+			    dns_name_equal(rec->name, owner)) {
+				g_free(owner);
+				owner = dns_name_canonical(rec->rdata.name, NULL);
+				moved = TRUE;
+				break;
+			}
+		}
+		if (!moved)
+			break;
+	}
+	GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)dns_record_free);
+	for (guint i = 0; owner && i < resp->answers->len; i++) {
+		DnsRecord *rec = g_ptr_array_index(resp->answers, i);
+		if ((rec->type == type || type == DNS_TYPE_ANY) && dns_name_equal(rec->name, owner))
+			g_ptr_array_add(out, dns_record_copy(rec));
+	}
+	if (out->len == 0) {
+		g_ptr_array_unref(out);
+		return MS_DNS_NODATA;
+	}
+	if (records_r)
+		*records_r = out;
+	else
+		g_ptr_array_unref(out);
+	return MS_DNS_OK;
+}
+
+/* ---- MX: RFC 5321 5.1 -------------------------------------------------- */
+
+static gint mx_compare(gconstpointer a, gconstpointer b)
+{
+	const MsMxHost *x = *(MsMxHost *const *)a, *y = *(MsMxHost *const *)b;
+	return (gint)x->preference - (gint)y->preference;
+}
+
+MsDnsStatus ms_resolver_mx(MsResolver *r, const char *domain, const char *step,
+                           GPtrArray **hosts_r, GError **error)
+{
+	*hosts_r = NULL;
+	g_autoptr(GPtrArray) recs = NULL;
+	MsDnsStatus st = ms_resolver_query(r, domain, DNS_TYPE_MX, step, &recs, error);
+	GPtrArray *hosts = g_ptr_array_new_with_free_func((GDestroyNotify)ms_mx_host_free);
+
+	if (st == MS_DNS_OK) {
+		/* RFC 7505 3: a single "0 ." record says the domain takes no mail */
+		if (recs->len == 1) {
+			DnsRecord *only = g_ptr_array_index(recs, 0);
+			if (strcmp(only->rdata.mx.exchange, ".") == 0) {
+				g_ptr_array_unref(hosts);
+				return MS_DNS_NULLMX;
+			}
+		}
+		/* Shuffle first, then a stable sort: equal preferences keep the
+		 * seeded random order (RFC 5321 5.1: spread the load). */
+		for (guint i = 0; i < recs->len; i++) {
+			DnsRecord *rec = g_ptr_array_index(recs, i);
+			if (strcmp(rec->rdata.mx.exchange, ".") == 0)
+				continue;
+			MsMxHost *mx = g_new0(MsMxHost, 1);
+			mx->preference = rec->rdata.mx.preference;
+			mx->host = g_strdup(rec->rdata.mx.exchange);
+			g_ptr_array_add(hosts, mx);
+		}
+		ms_rng_shuffle(r->rng, hosts->pdata, hosts->len, sizeof(gpointer));
+		g_ptr_array_sort(hosts, mx_compare);   /* GLib's sort is stable */
+		*hosts_r = hosts;
+		return hosts->len ? MS_DNS_OK : MS_DNS_NULLMX;
+	}
+	if (st == MS_DNS_NODATA) {
+		/* RFC 5321 5.1: no MX, so the domain itself is the implicit MX,
+		 * if it has an address. */
+		g_autoptr(GPtrArray) addrs = NULL;
+		g_clear_error(error);
+		MsDnsStatus ast = ms_resolver_addresses(r, domain, step, &addrs, error);
+		if (ast == MS_DNS_OK) {
+			MsMxHost *mx = g_new0(MsMxHost, 1);
+			mx->host = dns_name_canonical(domain, NULL);
+			mx->implicit = TRUE;
+			g_ptr_array_add(hosts, mx);
+			*hosts_r = hosts;
+			return MS_DNS_OK;
+		}
+		g_ptr_array_unref(hosts);
+		return ast == MS_DNS_NXDOMAIN ? MS_DNS_NODATA : ast;
+	}
+	g_ptr_array_unref(hosts);
+	return st;
+}
+
+MsDnsStatus ms_resolver_addresses(MsResolver *r, const char *host, const char *step,
+                                  GPtrArray **addrs_r, GError **error)
+{
+	*addrs_r = NULL;
+	GPtrArray *addrs = g_ptr_array_new_with_free_func(g_free);
+	static const guint16 types[] = { DNS_TYPE_A, DNS_TYPE_AAAA };
+	MsDnsStatus first = MS_DNS_NODATA;
+	for (guint t = 0; t < G_N_ELEMENTS(types); t++) {
+		g_autoptr(GPtrArray) recs = NULL;
+		g_autoptr(GError) err = NULL;
+		MsDnsStatus st = ms_resolver_query(r, host, types[t], step, &recs, &err);
+		if (t == 0)
+			first = st;
+		if (st == MS_DNS_OK) {
+			for (guint i = 0; i < recs->len; i++)
+				g_ptr_array_add(addrs, dns_record_address(g_ptr_array_index(recs, i)));
+		} else if (st == MS_DNS_TEMPFAIL && addrs->len == 0) {
+			g_propagate_error(error, g_steal_pointer(&err));
+			g_ptr_array_unref(addrs);
+			return st;
+		}
+		/* The simulated Internet is IPv4: once A answered, AAAA is a
+		 * question a student need not watch. */
+		if (st == MS_DNS_OK || st == MS_DNS_NXDOMAIN)
+			break;
+	}
+	if (addrs->len == 0) {
+		g_ptr_array_unref(addrs);
+		return first == MS_DNS_OK ? MS_DNS_NODATA : first;
+	}
+	*addrs_r = addrs;
+	return MS_DNS_OK;
+}
+
+MsDnsStatus ms_resolver_ptr(MsResolver *r, const char *address, const char *step,
+                            char **name_r, GError **error)
+{
+	*name_r = NULL;
+	/* RFC 1035 3.5 and RFC 3596 2.5: the same reversed form as a DNSBL */
+	gboolean v4 = strchr(address, ':') == NULL;
+	g_autofree char *q = dnsbl_query_name(address, v4 ? "in-addr.arpa" : "ip6.arpa", error);
+	if (!q)
+		return MS_DNS_PERMFAIL;
+	g_autoptr(GPtrArray) recs = NULL;
+	MsDnsStatus st = ms_resolver_query(r, q, DNS_TYPE_PTR, step, &recs, error);
+	if (st == MS_DNS_OK)
+		*name_r = g_strdup(((DnsRecord *)g_ptr_array_index(recs, 0))->rdata.name);
+	return st;
+}
+
+MsDnsStatus ms_resolver_txt(MsResolver *r, const char *name, const char *step,
+                            GPtrArray **texts_r, GError **error)
+{
+	*texts_r = NULL;
+	g_autoptr(GPtrArray) recs = NULL;
+	MsDnsStatus st = ms_resolver_query(r, name, DNS_TYPE_TXT, step, &recs, error);
+	if (st != MS_DNS_OK)
+		return st;
+	GPtrArray *texts = g_ptr_array_new_with_free_func(g_free);
+	for (guint i = 0; i < recs->len; i++)
+		g_ptr_array_add(texts, dns_record_txt_join(g_ptr_array_index(recs, i)));
+	*texts_r = texts;
+	return st;
+}
+
+static gint srv_compare(gconstpointer a, gconstpointer b)
+{
+	const DnsRecord *x = *(DnsRecord *const *)a, *y = *(DnsRecord *const *)b;
+	if (x->rdata.srv.priority != y->rdata.srv.priority)
+		return (gint)x->rdata.srv.priority - (gint)y->rdata.srv.priority;
+	return (gint)y->rdata.srv.weight - (gint)x->rdata.srv.weight;
+}
+
+MsDnsStatus ms_resolver_srv(MsResolver *r, const char *name, const char *step,
+                            GPtrArray **records_r, GError **error)
+{
+	MsDnsStatus st = ms_resolver_query(r, name, DNS_TYPE_SRV, step, records_r, error);
+	if (st == MS_DNS_OK) {
+		/* RFC 2782: a single "." target means the service is not offered */
+		if ((*records_r)->len == 1 &&
+		    strcmp(((DnsRecord *)g_ptr_array_index(*records_r, 0))->rdata.srv.target, ".") == 0) {
+			g_clear_pointer(records_r, g_ptr_array_unref);
+			return MS_DNS_NODATA;
+		}
+		g_ptr_array_sort(*records_r, srv_compare);
+	}
+	return st;
+}
+
+MsDnsStatus ms_resolver_dnsbl(MsResolver *r, const char *address, const char *zone,
+                              const char *step, char **code_r, char **reason_r, GError **error)
+{
+	*code_r = NULL;
+	if (reason_r)
+		*reason_r = NULL;
+	g_autofree char *q = dnsbl_query_name(address, zone, error);
+	if (!q)
+		return MS_DNS_PERMFAIL;
+	g_autoptr(GPtrArray) recs = NULL;
+	MsDnsStatus st = ms_resolver_query(r, q, DNS_TYPE_A, step, &recs, error);
+	if (st != MS_DNS_OK)
+		return st == MS_DNS_NODATA ? MS_DNS_NXDOMAIN : st;
+	*code_r = dns_record_address(g_ptr_array_index(recs, 0));
+	if (reason_r) {
+		g_autoptr(GPtrArray) texts = NULL;
+		g_autoptr(GError) terr = NULL;
+		if (ms_resolver_txt(r, q, step, &texts, &terr) == MS_DNS_OK && texts->len)
+			*reason_r = g_strdup(g_ptr_array_index(texts, 0));
+	}
+	return MS_DNS_OK;
+}

@@ -1348,7 +1348,7 @@ static gboolean get_rdata_exact(DnsReader *r, DnsRecord *rec, guint16 rdlength, 
 static DnsRecord *get_record(DnsReader *r, GError **error)
 {
 	g_autofree char *name = get_name(r, "the owner name", error);
-	guint16 type, klass, rdlength;
+	guint16 type = 0, klass = 0, rdlength = 0;
 	guint32 ttl;
 	if (name == NULL ||
 	    !get_u16(r, &type, "the record TYPE", error) ||
@@ -1440,7 +1440,7 @@ DnsMessage *dns_wire_decode(const guint8 *data, gsize len, GError **error)
 	DnsReader r = { .data = data, .len = len, .pos = DNS_WIRE_HEADER_SIZE, .end = len };
 	for (guint i = 0; i < counts[DNS_SECTION_QUESTION]; i++) {
 		g_autofree char *name = get_name(&r, "QNAME", error);
-		guint16 type, klass;
+		guint16 type = 0, klass = 0;
 		if (name == NULL ||
 		    !get_u16(&r, &type, "QTYPE", error) ||
 		    !get_u16(&r, &klass, "QCLASS", error)) {

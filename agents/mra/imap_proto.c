@@ -291,7 +291,7 @@ static gboolean read_string(ImapParser *p, char **out_r)
 	if (c != '{')
 		return fail(p, IMAP_PROTO_ERROR_SYNTAX, "Expected a string");
 	const char *data;
-	gsize len;
+	gsize len = 0;
 	if (!read_literal(p, &data, &len))
 		return FALSE;
 	if (memchr(data, '\0', len))
@@ -306,8 +306,8 @@ static gboolean read_astring(ImapParser *p, char **out_r)
 	int c = peek(p);
 	if (c == '"' || c == '{')
 		return read_string(p, out_r);
-	const char *s;
-	gsize len;
+	const char *s = NULL;
+	gsize len = 0;
 	if (!read_chars(p, is_astring_char, "a string", &s, &len))
 		return FALSE;
 	*out_r = g_strndup(s, len);
@@ -320,8 +320,8 @@ static gboolean read_nstring(ImapParser *p, char **out_r)
 	int c = peek(p);
 	if (c == '"' || c == '{')
 		return read_string(p, out_r);
-	const char *s;
-	gsize len;
+	const char *s = NULL;
+	gsize len = 0;
 	if (!read_atom(p, &s, &len))
 		return FALSE;
 	if (!token_is(s, len, "NIL"))
@@ -336,8 +336,8 @@ static gboolean read_list_mailbox(ImapParser *p, char **out_r)
 	int c = peek(p);
 	if (c == '"' || c == '{')
 		return read_string(p, out_r);
-	const char *s;
-	gsize len;
+	const char *s = NULL;
+	gsize len = 0;
 	if (!read_chars(p, is_list_char, "a mailbox pattern", &s, &len))
 		return FALSE;
 	*out_r = g_strndup(s, len);
@@ -351,8 +351,8 @@ static gboolean is_seqset_char(int c)
 
 static gboolean read_seqset(ImapParser *p, ImapSeqSet **set_r)
 {
-	const char *s;
-	gsize len;
+	const char *s = NULL;
+	gsize len = 0;
 	if (!read_chars(p, is_seqset_char, "a sequence set", &s, &len))
 		return FALSE;
 	GError *err = NULL;
@@ -377,8 +377,8 @@ static gboolean read_flag(ImapParser *p, char **flag_r)
 	gboolean system = peek(p) == '\\';
 	if (system)
 		p->pos++;
-	const char *s;
-	gsize len;
+	const char *s = NULL;
+	gsize len = 0;
 	if (!read_atom(p, &s, &len))
 		return FALSE;
 	if (!system) {
@@ -465,7 +465,7 @@ static gboolean read_date_text(ImapParser *p, gboolean fixed_day, ImapDate *d)
 	if (month == 0)
 		return fail(p, IMAP_PROTO_ERROR_SYNTAX, "Bad month");
 	p->pos += 3;
-	int year;
+	int year = 0;
 	if (!expect_char(p, '-', "'-' in a date") || !read_digits(p, 4, &year))
 		return FALSE;
 	if (!g_date_valid_dmy((GDateDay)day, (GDateMonth)month, (GDateYear)year))
@@ -491,7 +491,7 @@ static gboolean read_date(ImapParser *p, ImapDate *d)
  * SP time SP zone DQUOTE */
 static gboolean read_date_time(ImapParser *p, ImapDateTime *dt)
 {
-	int zh, zm;
+	int zh = 0, zm = 0;
 	if (!expect_char(p, '"', "'\"'") || !read_date_text(p, TRUE, &dt->date) ||
 	    !expect_sp(p) || !read_digits(p, 2, &dt->hour) ||
 	    !expect_char(p, ':', "':'") || !read_digits(p, 2, &dt->minute) ||
@@ -780,8 +780,8 @@ static ImapSearchKey *parse_search_key(ImapParser *p, guint depth)
 		return read_seqset(p, &key->set) ? g_steal_pointer(&key) : NULL;
 	}
 
-	const char *name;
-	gsize len;
+	const char *name = NULL;
+	gsize len = 0;
 	if (!read_atom(p, &name, &len))
 		return NULL;
 	gsize row = 0;
@@ -809,8 +809,8 @@ static ImapSearchKey *parse_search_key(ImapParser *p, guint depth)
 		ok = read_number(p, FALSE, &key->number);
 		break;
 	case SEARCH_ARG_KEYWORD: {
-		const char *kw;
-		gsize kwlen;
+		const char *kw = NULL;
+		gsize kwlen = 0;
 		/* RFC 3501 9: flag-keyword = atom */
 		ok = read_atom(p, &kw, &kwlen);
 		if (ok)
@@ -956,8 +956,8 @@ static gboolean read_section(ImapParser *p, ImapSection *sec)
 			text_follows = peek(p) < 0 || !g_ascii_isdigit(peek(p));
 		}
 	}
-	const char *name;
-	gsize len;
+	const char *name = NULL;
+	gsize len = 0;
 	if (!read_chars(p, is_section_name_char, "a section", &name, &len))
 		return FALSE;
 	if (token_is(name, len, "HEADER"))
@@ -989,8 +989,8 @@ static gboolean is_fetch_name_char(int c)
 /* RFC 3501 9: fetch-att */
 static ImapFetchItem *parse_fetch_att(ImapParser *p)
 {
-	const char *name;
-	gsize len;
+	const char *name = NULL;
+	gsize len = 0;
 	if (!read_chars(p, is_fetch_name_char, "a fetch item", &name, &len))
 		return NULL;
 	gsize row = 0;
@@ -1100,8 +1100,8 @@ static gboolean is_base64_char(int c)
 /* RFC 3501 9: "AUTHENTICATE" SP auth-type, RFC 4959 7: [SP (base64 / "=")] */
 static gboolean args_authenticate(ImapParser *p, ImapCommand *cmd)
 {
-	const char *s;
-	gsize len;
+	const char *s = NULL;
+	gsize len = 0;
 	if (!expect_sp(p) || !read_atom(p, &s, &len))
 		return FALSE;
 	cmd->mechanism = g_ascii_strup(s, len);
@@ -1133,8 +1133,8 @@ static gboolean args_status(ImapParser *p, ImapCommand *cmd)
 			return FALSE;
 		if (++n > IMAP_PROTO_MAX_ARGS)
 			return fail(p, IMAP_PROTO_ERROR_LIMIT, "Too many STATUS items");
-		const char *s;
-		gsize len;
+		const char *s = NULL;
+		gsize len = 0;
 		if (!read_atom(p, &s, &len))
 			return FALSE;
 		gsize i = 0;
@@ -1165,7 +1165,7 @@ static gboolean args_append(ImapParser *p, ImapCommand *cmd)
 	if (peek(p) != '{')
 		return fail(p, IMAP_PROTO_ERROR_SYNTAX, "APPEND needs the message as a literal");
 	const char *data;
-	gsize len;
+	gsize len = 0;
 	if (!read_literal(p, &data, &len))
 		return FALSE;
 	cmd->message = g_bytes_new(data, len);
@@ -1241,8 +1241,8 @@ static gboolean args_store(ImapParser *p, ImapCommand *cmd)
 		cmd->store_mode = peek(p) == '+' ? IMAP_STORE_ADD : IMAP_STORE_REMOVE;
 		p->pos++;
 	}
-	const char *s;
-	gsize len;
+	const char *s = NULL;
+	gsize len = 0;
 	if (!read_atom(p, &s, &len))
 		return FALSE;
 	if (token_is(s, len, "FLAGS.SILENT"))
@@ -1287,8 +1287,8 @@ static gboolean args_id(ImapParser *p, ImapCommand *cmd)
 	if (!expect_sp(p))
 		return FALSE;
 	if (peek(p) != '(') {
-		const char *s;
-		gsize len;
+		const char *s = NULL;
+		gsize len = 0;
 		if (!read_atom(p, &s, &len) || !token_is(s, len, "NIL"))
 			return fail(p, IMAP_PROTO_ERROR_SYNTAX, "Expected a list or NIL");
 		cmd->id_nil = TRUE;
@@ -1321,8 +1321,8 @@ static gboolean args_enable(ImapParser *p, ImapCommand *cmd)
 {
 	cmd->capabilities = g_ptr_array_new_with_free_func(g_free);
 	do {
-		const char *s;
-		gsize len;
+		const char *s = NULL;
+		gsize len = 0;
 		if (cmd->capabilities->len >= IMAP_PROTO_MAX_ARGS)
 			return fail(p, IMAP_PROTO_ERROR_LIMIT, "Too many capabilities");
 		if (!expect_sp(p) || !read_atom(p, &s, &len))
@@ -1420,8 +1420,8 @@ ImapCommand *imap_proto_parse_command(const char *buf, gsize len, char **tag_r, 
 	g_return_val_if_fail(buf != NULL || len == 0, NULL);
 	ImapParser p = { .buf = buf ? buf : "", .len = len, .error = error };
 	g_autoptr(ImapCommand) cmd = g_new0(ImapCommand, 1);
-	const char *s;
-	gsize slen;
+	const char *s = NULL;
+	gsize slen = 0;
 
 	if (tag_r)
 		*tag_r = NULL;

@@ -89,7 +89,9 @@ void     ms_sched_shutdown(MsSched *s);
 
 /* The gate: when closed, every gated action (a network delivery) waits
  * until the gate is opened or a token is given.  The UI closes it for step
- * mode and gives one token per key press. */
+ * mode and gives one token per key press.  From another thread these take
+ * the kernel lock, which main holds whenever it is not inside
+ * ms_sched_run: call them only while the world runs. */
 void     ms_sched_gate_close(MsSched *s);
 void     ms_sched_gate_open(MsSched *s);
 void     ms_sched_gate_step(MsSched *s, guint tokens);

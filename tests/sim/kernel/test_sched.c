@@ -189,7 +189,7 @@ static gpointer stepper_thread(gpointer data)
 		st->seen_before_token[i] = deliveries;
 		ms_sched_unlock(st->s);
 		ms_sched_gate_step(st->s, 1);
-		while (ms_sched_gate_waiting(st->s) && i < 2) {
+		while (i < 2 && ms_sched_gate_waiting(st->s)) {   /* not after the last: main holds the lock then */
 			ms_sched_lock(st->s);
 			int d = deliveries;
 			ms_sched_unlock(st->s);

@@ -1,0 +1,874 @@
+/* agents/mta/mta.c - the MTA: listeners, policy hooks, the queue manager.
+ *
+ * Three kinds of task run here: a listener per port that accepts
+ * connections, one task per SMTP session (smtp_server.c does the talking,
+ * this file decides), and the queue manager, which takes due messages from
+ * the durable queue and delivers them: local recipients over LMTP to the
+ * MDA, remote ones to the MX hosts DNS names (RFC 5321 5.1), with retries
+ * and RFC 3464 bounces.
+ */
+#include "agents/mta/mta.h"
+#include "agents/mta/policy.h"
+#include "agents/mta/queue.h"
+#include "agents/mta/smtp_client.h"
+#include "agents/mta/smtp_server.h"
+#include "agents/mda/authsvc.h"
+#include "agents/common/rfc5322.h"
+#include "net/resolver.h"
+#include "sim/kernel/rng.h"
+
+#include <string.h>
+
+/* ---- the course-step table ---------------------------------------------
+ * What the MTA does, and the step of COURSE.md a student sees it as.  The
+ * inbound listener (port 25) is the receiving side, the submission
+ * listener (587) the sending side's first hop. */
+static const char *const inbound_steps[SMTP_STAGE_COUNT] = {
+	[SMTP_STAGE_CONNECT] = "in.1",   /* a server connects to port 25 */
+	[SMTP_STAGE_HELLO] = "in.2",     /* the SMTP dialogue */
+	[SMTP_STAGE_MAIL] = "in.2",
+	[SMTP_STAGE_RCPT] = "in.2",
+	[SMTP_STAGE_DATA] = "in.2",
+	[SMTP_STAGE_ACCEPT] = "in.6",    /* the user exists: accepted */
+	[SMTP_STAGE_QUIT] = "in.2",
+};
+static const char *const submission_steps[SMTP_STAGE_COUNT] = {
+	[SMTP_STAGE_CONNECT] = "out.1",  /* the MUA connects and authenticates */
+	[SMTP_STAGE_HELLO] = "out.1",
+	[SMTP_STAGE_AUTH] = "out.1",
+	[SMTP_STAGE_MAIL] = "out.1",
+	[SMTP_STAGE_RCPT] = "out.1",
+	[SMTP_STAGE_DATA] = "out.1",
+	[SMTP_STAGE_ACCEPT] = "out.1",
+	[SMTP_STAGE_QUIT] = "out.1",
+};
+#define STEP_ASK_MDA_AUTH   "out.2"   /* the MTA asks the MDA about credentials */
+#define STEP_ROUTE          "out.4"   /* local or remote; MX lookup */
+#define STEP_RELAY          "out.5"   /* SMTP to the recipient's server */
+#define STEP_ASK_MDA_RCPT   "in.4"    /* the MTA asks the MDA about the recipient */
+#define STEP_RBL            "in.3"
+#define STEP_HANDOFF        "in.6"    /* LMTP to the MDA */
+
+#define DEFAULT_RESTRICTIONS "permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination"
+#define SUBMISSION_RESTRICTIONS "permit_sasl_authenticated, reject"
+
+struct Mta {
+	MsStack     *stack;
+	MsSched     *sched;
+	char        *hostname;
+	char        *mda_name;
+	char        *mda_address;
+	char        *dns_server, *dns_server_name;
+	guint16      dns_port, lmtp_port, authsvc_port, smtp_port, submission_port;
+	char        *listen_address;
+	GPtrArray   *local_domains;       /* char* */
+	Policy      *policy;              /* port 25 */
+	Policy      *submission_policy;   /* port 587 */
+	MtaQueue    *queue;
+	GMutex       qlock;               /* the queue is shared by sessions and qmgr */
+	MsRng       *rng;
+	GMutex       rng_lock;
+	guint64      seed;
+	gint64       retry_min, retry_max, lifetime, epoch;
+	SmtpServerConfig smtpd, submission;
+	MsListener  *l_smtp, *l_submission;
+	MsTask      *qmgr;
+	gboolean     stopping;
+	gboolean     flush;
+	guint        sessions;            /* for task names */
+};
+
+/* ---- small helpers ----------------------------------------------------- */
+
+static void note(Mta *mta, MsEventKind kind, const char *to, const char *proto, const char *step,
+                 const char *fmt, ...) G_GNUC_PRINTF(6, 7);
+
+static void note(Mta *mta, MsEventKind kind, const char *to, const char *proto, const char *step,
+                 const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	g_autofree char *text = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	MsEvent ev = { .kind = kind, .from = mta->hostname, .to = to, .proto = proto, .step = step, .text = text };
+	ms_bus_emit(ms_sched_bus(mta->sched), &ev);
+}
+
+static gboolean domain_is_local(Mta *mta, const char *domain)
+{
+	for (guint i = 0; i < mta->local_domains->len; i++)
+		if (g_ascii_strcasecmp(g_ptr_array_index(mta->local_domains, i), domain) == 0)
+			return TRUE;
+	return FALSE;
+}
+
+static const char *domain_of(const char *address)
+{
+	const char *at = strrchr(address, '@');
+	return at ? at + 1 : "";
+}
+
+static char *new_id(Mta *mta)
+{
+	g_mutex_lock(&mta->rng_lock);
+	g_autofree char *hex = ms_rng_hex(mta->rng, 12);
+	g_mutex_unlock(&mta->rng_lock);
+	return g_ascii_strup(hex, -1);   /* Postfix-like: 4F2A9C01B3D7 */
+}
+
+static char *date_now(Mta *mta)
+{
+	return rfc5322_format_date(mta->epoch + ms_sched_now(mta->sched), 0);
+}
+
+static MsResolver *resolver_new(Mta *mta)
+{
+	return ms_resolver_new(mta->stack, mta->hostname, mta->dns_server, mta->dns_port,
+	                       mta->dns_server_name, mta->seed);
+}
+
+/* ---- one SMTP session's context ---------------------------------------- */
+
+typedef struct {
+	Mta           *mta;
+	gboolean       submission;
+	AuthsvcClient *auth;
+	MsResolver    *resolver;
+	int            ptr_state;   /* 0 not asked, 1 found, -1 none, -2 no answer */
+	char          *ptr_name;
+} Session;
+
+static void session_free(gpointer data)
+{
+	Session *s = data;
+	authsvc_client_free(s->auth);
+	ms_resolver_free(s->resolver);
+	g_free(s->ptr_name);
+	g_free(s);
+}
+
+static AuthsvcClient *session_authsvc(Session *s, GError **error)
+{
+	if (!s->auth)
+		s->auth = authsvc_client_connect(s->mta->stack, s->mta->mda_address, s->mta->authsvc_port, error);
+	return s->auth;
+}
+
+static MsResolver *session_resolver(Session *s)
+{
+	if (!s->resolver)
+		s->resolver = resolver_new(s->mta);
+	return s->resolver;
+}
+
+/* Policy lookups, answered over the network as the course shows. */
+
+static gboolean lk_local(gpointer ud, const char *domain)
+{
+	return domain_is_local(((Session *)ud)->mta, domain);
+}
+
+static int lk_rbl(gpointer ud, const char *zone, const char *address, char **reason_r)
+{
+	Session *s = ud;
+	g_autofree char *code = NULL;
+	g_autoptr(GError) err = NULL;
+	MsDnsStatus st = ms_resolver_dnsbl(session_resolver(s), address, zone, STEP_RBL, &code, reason_r, &err);
+	if (st == MS_DNS_OK)
+		return 1;
+	return st == MS_DNS_NXDOMAIN ? 0 : -1;
+}
+
+static int lk_ptr(gpointer ud, const char *address, char **name_r)
+{
+	Session *s = ud;
+	if (s->ptr_state == 0) {
+		g_autoptr(GError) err = NULL;
+		MsDnsStatus st = ms_resolver_ptr(session_resolver(s), address, STEP_RBL, &s->ptr_name, &err);
+		s->ptr_state = st == MS_DNS_OK ? 1 : st == MS_DNS_TEMPFAIL ? -2 : -1;
+	}
+	if (s->ptr_state == 1)
+		*name_r = g_strdup(s->ptr_name);
+	return s->ptr_state == 1 ? 1 : s->ptr_state == -1 ? 0 : -1;
+}
+
+static int lk_exists(gpointer ud, const char *address)
+{
+	Session *s = ud;
+	g_autoptr(GError) err = NULL;
+	AuthsvcClient *c = session_authsvc(s, &err);
+	if (!c)
+		return -1;
+	switch (authsvc_client_rcpt(c, address, STEP_ASK_MDA_RCPT, NULL, &err)) {
+	case AUTHSVC_OK: return 1;
+	case AUTHSVC_NO: return 0;
+	default:
+		g_clear_pointer(&s->auth, authsvc_client_free);   /* reconnect next time */
+		return -1;
+	}
+}
+
+static const PolicyLookups lookups = { lk_local, lk_rbl, lk_ptr, lk_exists };
+
+static gboolean hook_auth(gpointer ud, SmtpSession *ss, const char *user, const char *password)
+{
+	Session *s = ud;
+	g_autoptr(GError) err = NULL;
+	AuthsvcClient *c = session_authsvc(s, &err);
+	if (!c)
+		return FALSE;
+	AuthsvcResult r = authsvc_client_auth(c, user, password, STEP_ASK_MDA_AUTH, &err);
+	if (r == AUTHSVC_TEMPFAIL)
+		g_clear_pointer(&s->auth, authsvc_client_free);
+	return r == AUTHSVC_OK;
+}
+
+static gboolean hook_rcpt(gpointer ud, SmtpSession *ss, const SmtpCommand *cmd, SmtpVerdict *v)
+{
+	Session *s = ud;
+	Policy *p = s->submission ? s->mta->submission_policy : s->mta->policy;
+	PolicyRequest req = { smtp_session_client_address(ss), smtp_session_auth_user(ss), cmd->path };
+	PolicyResult r = policy_check_recipient(p, &req, &lookups, s, v);
+	if (r == POLICY_REJECT || r == POLICY_DEFER) {
+		ms_conn_emit(smtp_session_conn(ss), MS_EV_REFUSE, "%u %s", v->code, v->text);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* RFC 5321 4.4: every hop adds its Received: line on top. */
+static void prepend_received(Session *s, SmtpSession *ss, const char *id, GString *message)
+{
+	Mta *mta = s->mta;
+	gboolean submission = s->submission;
+	const char *client = smtp_session_client_address(ss);
+	GPtrArray *rcpts = smtp_session_recipients(ss);
+	g_autofree char *date = date_now(mta);
+	/* RFC 3848: ESMTPA when authenticated, ESMTP or SMTP otherwise */
+	const char *with = smtp_session_auth_user(ss) ? "ESMTPA" : smtp_session_esmtp(ss) ? "ESMTP" : "SMTP";
+	GString *h = g_string_new(NULL);
+	g_string_append_printf(h, "Received: from %s (%s [%s])\r\n\tby %s (mailsim) with %s id %s",
+	                       smtp_session_helo(ss) ? smtp_session_helo(ss) : "unknown",
+	                       s->ptr_state == 1 ? s->ptr_name : "unknown", client, mta->hostname, with, id);
+	if (rcpts->len == 1)
+		g_string_append_printf(h, "\r\n\tfor <%s>", ((SmtpPath *)g_ptr_array_index(rcpts, 0))->address);
+	g_string_append_printf(h, "; %s\r\n", date);
+
+	if (submission) {
+		/* RFC 6409 8.2, 8.3: a submission server completes Date and
+		 * Message-ID when the client left them out. */
+		g_autoptr(Rfc5322Header) hdr = rfc5322_parse_header(message->str, message->len, NULL);
+		if (!hdr || !rfc5322_header_find(hdr, "Date"))
+			g_string_append_printf(h, "Date: %s\r\n", date);
+		if (!hdr || !rfc5322_header_find(hdr, "Message-ID"))
+			g_string_append_printf(h, "Message-ID: <%s@%s>\r\n", id, mta->hostname);
+	}
+	g_string_prepend(message, h->str);
+	g_string_free(h, TRUE);
+}
+
+static gboolean hook_data(gpointer ud, SmtpSession *ss, GString *message, SmtpVerdict *v)
+{
+	Session *s = ud;
+	Mta *mta = s->mta;
+	g_autofree char *id = new_id(mta);
+	prepend_received(s, ss, id, message);
+
+	GPtrArray *paths = smtp_session_recipients(ss);
+	g_autoptr(GPtrArray) rcpts = g_ptr_array_new();
+	for (guint i = 0; i < paths->len; i++)
+		g_ptr_array_add(rcpts, ((SmtpPath *)g_ptr_array_index(paths, i))->address);
+	g_ptr_array_add(rcpts, NULL);
+	const SmtpPath *from = smtp_session_sender(ss);
+	g_autoptr(GBytes) bytes = g_bytes_new(message->str, message->len);
+	MtaQueueIncoming in = {
+		.id = id, .from = from->address ? from->address : "",
+		.rcpts = (const char *const *)rcpts->pdata, .message = bytes,
+		.arrival_us = ms_sched_now(mta->sched),
+		.client_address = smtp_session_client_address(ss),
+		.client_helo = smtp_session_helo(ss), .client_user = smtp_session_auth_user(ss),
+	};
+	g_autoptr(GError) err = NULL;
+	g_mutex_lock(&mta->qlock);
+	MtaQueueEntry *e = mta_queue_add(mta->queue, &in, &err);
+	g_mutex_unlock(&mta->qlock);
+	if (!e) {
+		/* Nothing is acknowledged that is not on disk: 451, try later. */
+		smtp_verdict_set(v, 451, "4.3.0", NULL, "Error: queue file write error: %s", err->message);
+		note(mta, MS_EV_ERROR, NULL, "smtp", NULL, "could not queue the message: %s", err->message);
+		return FALSE;
+	}
+	note(mta, MS_EV_STORE, NULL, "smtp", s->submission ? "out.1" : "in.6",
+	     "queued %s: %" G_GSIZE_FORMAT " bytes from <%s> for %u recipient(s)", id, message->len,
+	     in.from, paths->len);
+	smtp_verdict_set(v, 250, "2.0.0", NULL, "Ok: queued as %s", id);
+	if (mta->qmgr)
+		ms_task_unpark(mta->qmgr);
+	return TRUE;
+}
+
+static const SmtpServerHooks hooks = {
+	.auth = hook_auth,
+	.rcpt = hook_rcpt,
+	.data = hook_data,
+};
+
+/* ---- listeners --------------------------------------------------------- */
+
+typedef struct {
+	Mta    *mta;
+	MsConn *conn;
+	gboolean submission;
+} SessionStart;
+
+static void session_task(gpointer data)
+{
+	SessionStart *st = data;
+	Session *s = g_new0(Session, 1);
+	s->mta = st->mta;
+	s->submission = st->submission;
+	const SmtpServerConfig *cfg = st->submission ? &st->mta->submission : &st->mta->smtpd;
+	smtp_server_run(st->conn, cfg, &hooks, s);
+	session_free(s);
+	ms_conn_unref(st->conn);
+	g_free(st);
+}
+
+typedef struct {
+	Mta        *mta;
+	MsListener *l;
+	gboolean    submission;
+} Listening;
+
+static void listener_task(gpointer data)
+{
+	Listening *li = data;
+	for (;;) {
+		MsConn *c = ms_listener_accept(li->l, NULL);
+		if (!c)
+			break;
+		SessionStart *st = g_new0(SessionStart, 1);
+		st->mta = li->mta;
+		st->conn = c;
+		st->submission = li->submission;
+		g_autofree char *name = g_strdup_printf("smtpd@%s#%u", li->mta->hostname, ++li->mta->sessions);
+		ms_task_spawn(li->mta->sched, name, session_task, st);
+	}
+	g_free(li);
+}
+
+static MsListener *listen_on(Mta *mta, guint16 port, gboolean submission, GError **error)
+{
+	MsListener *l = ms_stack_listen(mta->stack, mta->listen_address, port, error);
+	if (!l)
+		return NULL;
+	ms_listener_set_proto(l, "smtp");
+	ms_listener_set_step(l, submission ? submission_steps[SMTP_STAGE_CONNECT] : inbound_steps[SMTP_STAGE_CONNECT]);
+	Listening *li = g_new0(Listening, 1);
+	li->mta = mta;
+	li->l = l;
+	li->submission = submission;
+	g_autofree char *name = g_strdup_printf("%s@%s:%u", submission ? "submission" : "smtpd",
+	                                        mta->hostname, ms_listener_port(l));
+	ms_task_spawn(mta->sched, name, listener_task, li);
+	return l;
+}
+
+/* ---- delivery ---------------------------------------------------------- */
+
+/* What became of one recipient in one attempt. */
+typedef struct {
+	MtaQueueRcpt *rcpt;
+	SmtpRecipientStatus status;
+	char *reply;     /* what the next hop said, or why we could not ask */
+} Outcome;
+
+static void outcome_set(Outcome *o, SmtpRecipientStatus st, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+
+static void outcome_set(Outcome *o, SmtpRecipientStatus st, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	g_free(o->reply);
+	o->reply = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	o->status = st;
+}
+
+/* Hand the message to one server (SMTP or LMTP) for the outcomes given.
+ * FALSE when the server could not be reached or the session broke before
+ * any recipient was decided: the caller tries the next host. */
+static gboolean deliver_to(Mta *mta, const char *addr, guint16 port, SmtpClientMode mode,
+                           const char *step, const MtaQueueEntry *e, GBytes *msg,
+                           GPtrArray *outcomes, GError **error)
+{
+	g_autoptr(MsConn) conn = ms_stack_connect(mta->stack, addr, port, MTA_CONNECT_TIMEOUT, error);
+	if (!conn)
+		return FALSE;
+	ms_conn_set_step(conn, step);
+	g_autoptr(SmtpClient) c = smtp_client_new(conn, mode, mta->hostname);
+	if (!smtp_client_greeting(c, error) || !smtp_client_hello(c, error)) {
+		smtp_client_quit(c);
+		return FALSE;
+	}
+	g_autoptr(GPtrArray) rcpts = g_ptr_array_new();
+	for (guint i = 0; i < outcomes->len; i++)
+		g_ptr_array_add(rcpts, ((Outcome *)g_ptr_array_index(outcomes, i))->rcpt->address);
+	g_ptr_array_add(rcpts, NULL);
+	g_autoptr(SmtpSendResult) res = NULL;
+	gboolean sent = smtp_client_send(c, e->from, (const char *const *)rcpts->pdata, msg, &res, error);
+	if (!res) {
+		smtp_client_quit(c);
+		return FALSE;
+	}
+	for (guint i = 0; i < outcomes->len && i < res->recipients->len; i++) {
+		Outcome *o = g_ptr_array_index(outcomes, i);
+		SmtpRecipientResult *r = g_ptr_array_index(res->recipients, i);
+		if (r->status == SMTP_RECIPIENT_UNKNOWN)
+			outcome_set(o, r->status, "connection to %s lost: %s", addr,
+			            error && *error ? (*error)->message : "no answer");
+		else
+			outcome_set(o, r->status, "%s said: %u %s%s%s", addr, r->code,
+			            r->enhanced ? r->enhanced : "", r->enhanced ? " " : "", r->text ? r->text : "");
+	}
+	(void)sent;
+	g_clear_error(error);
+	smtp_client_quit(c);
+	return TRUE;
+}
+
+/* Local recipients: LMTP to the MDA (in.6). */
+static void deliver_local(Mta *mta, const MtaQueueEntry *e, GBytes *msg, GPtrArray *outcomes)
+{
+	note(mta, MS_EV_STEP, mta->mda_name, "lmtp", STEP_HANDOFF,
+	     "%s is local: hand the message to the MDA over LMTP", domain_of(((Outcome *)g_ptr_array_index(outcomes, 0))->rcpt->address));
+	g_autoptr(GError) err = NULL;
+	if (!deliver_to(mta, mta->mda_address, mta->lmtp_port, SMTP_CLIENT_MODE_LMTP, STEP_HANDOFF,
+	                e, msg, outcomes, &err)) {
+		for (guint i = 0; i < outcomes->len; i++)
+			outcome_set(g_ptr_array_index(outcomes, i), SMTP_RECIPIENT_TEMPFAIL,
+			            "delivery to the MDA failed: %s", err ? err->message : "no answer");
+	}
+}
+
+/* Remote recipients of one domain: MX lookup (out.4), then SMTP (out.5)
+ * to each exchanger in turn until one answers. */
+static void deliver_remote(Mta *mta, MsResolver *res, const char *domain, const MtaQueueEntry *e,
+                           GBytes *msg, GPtrArray *outcomes)
+{
+	note(mta, MS_EV_STEP, mta->dns_server_name ? mta->dns_server_name : mta->dns_server, "dns", STEP_ROUTE,
+	     "%s is not a local domain: ask DNS for its MX records", domain);
+	g_autoptr(GPtrArray) mx = NULL;
+	g_autoptr(GError) err = NULL;
+	MsDnsStatus st = ms_resolver_mx(res, domain, STEP_ROUTE, &mx, &err);
+	SmtpRecipientStatus fail = SMTP_RECIPIENT_TEMPFAIL;
+	g_autofree char *why = NULL;
+	switch (st) {
+	case MS_DNS_OK:
+		break;
+	case MS_DNS_NULLMX:   /* RFC 7505 3: never deliver, bounce at once */
+		fail = SMTP_RECIPIENT_PERMFAIL;
+		why = g_strdup_printf("5.1.10 %s does not accept mail (null MX)", domain);
+		break;
+	case MS_DNS_NXDOMAIN:
+	case MS_DNS_NODATA:
+		fail = SMTP_RECIPIENT_PERMFAIL;
+		why = g_strdup_printf("5.4.4 Host or domain name not found: %s", domain);
+		break;
+	default:
+		why = g_strdup_printf("4.4.3 Host or domain name lookup failed for %s: %s", domain,
+		                      err ? err->message : ms_dns_status_to_string(st));
+		break;
+	}
+	gboolean done = FALSE;
+	GString *tried = g_string_new(NULL);
+	for (guint i = 0; st == MS_DNS_OK && !done && i < mx->len; i++) {
+		MsMxHost *h = g_ptr_array_index(mx, i);
+		g_autoptr(GPtrArray) addrs = NULL;
+		g_autoptr(GError) aerr = NULL;
+		if (ms_resolver_addresses(res, h->host, STEP_ROUTE, &addrs, &aerr) != MS_DNS_OK) {
+			g_string_append_printf(tried, "%s%s: no address", tried->len ? "; " : "", h->host);
+			continue;
+		}
+		for (guint j = 0; !done && j < addrs->len; j++) {
+			const char *addr = g_ptr_array_index(addrs, j);
+			note(mta, MS_EV_STEP, h->host, "smtp", STEP_RELAY, "relay to %s (MX %u, %s) on port %u",
+			     h->host, h->preference, addr, MTA_SMTP_PORT);
+			g_autoptr(GError) cerr = NULL;
+			done = deliver_to(mta, addr, MTA_SMTP_PORT, SMTP_CLIENT_MODE_SMTP, STEP_RELAY, e, msg,
+			                  outcomes, &cerr);
+			if (!done) {
+				g_string_append_printf(tried, "%s%s[%s]: %s", tried->len ? "; " : "", h->host, addr,
+				                       cerr ? cerr->message : "failed");
+				note(mta, MS_EV_ERROR, h->host, "smtp", STEP_RELAY, "%s[%s] failed: %s%s", h->host, addr,
+				     cerr ? cerr->message : "no answer",
+				     i + 1 < mx->len || j + 1 < addrs->len ? "; trying the next exchanger" : "");
+			}
+		}
+	}
+	if (st == MS_DNS_OK && !done)
+		why = g_strdup_printf("4.4.1 connect to every exchanger of %s failed (%s)", domain, tried->str);
+	g_string_free(tried, TRUE);
+	if (!done)
+		for (guint i = 0; i < outcomes->len; i++)
+			outcome_set(g_ptr_array_index(outcomes, i), fail, "%s", why);
+}
+
+/* ---- bounces (RFC 3464) ------------------------------------------------ */
+
+static void queue_bounce(Mta *mta, const MtaQueueEntry *e, GBytes *original, GPtrArray *failed)
+{
+	g_autofree char *id = new_id(mta);
+	g_autofree char *date = date_now(mta);
+	g_autofree char *arrival = rfc5322_format_date(mta->epoch + e->arrival_us, 0);
+	g_autofree char *boundary = g_strdup_printf("%s.bounce/%s", id, mta->hostname);
+	GString *m = g_string_new(NULL);
+	g_string_append_printf(m,
+		"From: MAILER-DAEMON@%s (Mail Delivery System)\r\n"
+		"To: <%s>\r\n"
+		"Subject: Undelivered Mail Returned to Sender\r\n"
+		"Date: %s\r\n"
+		"Message-ID: <%s@%s>\r\n"
+		"Auto-Submitted: auto-replied\r\n"
+		"MIME-Version: 1.0\r\n"
+		"Content-Type: multipart/report; report-type=delivery-status;\r\n\tboundary=\"%s\"\r\n"
+		"\r\n"
+		"--%s\r\n"
+		"Content-Description: Notification\r\n"
+		"Content-Type: text/plain; charset=us-ascii\r\n"
+		"\r\n"
+		"This is the mail system at host %s.\r\n"
+		"\r\n"
+		"Your message could not be delivered to one or more recipients.\r\n"
+		"The reasons are below.\r\n"
+		"\r\n",
+		mta->hostname, e->from, date, id, mta->hostname, boundary, boundary, mta->hostname);
+	for (guint i = 0; i < failed->len; i++) {
+		MtaQueueRcpt *r = g_ptr_array_index(failed, i);
+		g_string_append_printf(m, "<%s>: %s\r\n", r->address, r->last_reply);
+	}
+	/* RFC 3464 2.2, 2.3: the machine-readable report */
+	g_string_append_printf(m, "\r\n--%s\r\nContent-Description: Delivery report\r\n"
+	                       "Content-Type: message/delivery-status\r\n\r\n"
+	                       "Reporting-MTA: dns; %s\r\nX-Mailsim-Queue-ID: %s\r\nArrival-Date: %s\r\n",
+	                       boundary, mta->hostname, e->id, arrival);
+	for (guint i = 0; i < failed->len; i++) {
+		MtaQueueRcpt *r = g_ptr_array_index(failed, i);
+		const char *status = "5.0.0";
+		const char *p = r->last_reply;
+		for (; p && *p; p++)   /* the first d.d.d in the reply */
+			if (g_ascii_isdigit(p[0]) && p[1] == '.' && g_ascii_isdigit(p[2]) && (p == r->last_reply || p[-1] == ' ')) {
+				status = p;
+				break;
+			}
+		g_autofree char *st = g_strndup(status, strcspn(status, " "));
+		g_string_append_printf(m, "\r\nFinal-Recipient: rfc822; %s\r\nAction: failed\r\nStatus: %s\r\n"
+		                       "Diagnostic-Code: smtp; %s\r\n", r->address, st, r->last_reply);
+	}
+	g_string_append_printf(m, "\r\n--%s\r\nContent-Description: Undelivered Message Headers\r\n"
+	                       "Content-Type: text/rfc822-headers\r\n\r\n", boundary);
+	gsize olen;
+	const char *odata = g_bytes_get_data(original, &olen);
+	const char *end = g_strstr_len(odata, olen, "\r\n\r\n");
+	g_string_append_len(m, odata, end ? (gssize)(end - odata) + 2 : (gssize)olen);
+	g_string_append_printf(m, "\r\n--%s--\r\n", boundary);
+
+	const char *rcpts[] = { e->from, NULL };
+	g_autoptr(GBytes) bytes = g_string_free_to_bytes(m);
+	MtaQueueIncoming in = { .id = id, .from = "", .rcpts = rcpts, .message = bytes,
+	                        .arrival_us = ms_sched_now(mta->sched), .is_bounce = TRUE,
+	                        .client_address = "127.0.0.1", .client_helo = mta->hostname };
+	g_autoptr(GError) err = NULL;
+	if (mta_queue_add(mta->queue, &in, &err))
+		note(mta, MS_EV_STORE, NULL, "smtp", NULL, "bounce %s queued for <%s> (%u failed recipient(s))",
+		     id, e->from, failed->len);
+	else
+		note(mta, MS_EV_ERROR, NULL, "smtp", NULL, "could not queue a bounce for <%s>: %s",
+		     e->from, err->message);
+}
+
+/* One attempt at every due recipient of an entry. */
+static void deliver_entry(Mta *mta, MtaQueueEntry *e)
+{
+	gint64 now = ms_sched_now(mta->sched);
+	g_autoptr(GError) err = NULL;
+	g_mutex_lock(&mta->qlock);
+	g_autoptr(GBytes) msg = mta_queue_read_message(mta->queue, e, &err);
+	g_mutex_unlock(&mta->qlock);
+	if (!msg) {
+		note(mta, MS_EV_ERROR, NULL, "smtp", NULL, "cannot read queued message %s: %s", e->id, err->message);
+		return;
+	}
+
+	/* Group the due recipients by domain, in order of first appearance. */
+	g_autoptr(GPtrArray) domains = g_ptr_array_new_with_free_func(g_free);
+	GHashTable *groups = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)g_ptr_array_unref);
+	GPtrArray *all = g_ptr_array_new();
+	for (guint i = 0; i < e->rcpts->len; i++) {
+		MtaQueueRcpt *r = g_ptr_array_index(e->rcpts, i);
+		if (mta_queue_rcpt_state_is_final(r->state) || (r->next_attempt_us > now && !mta->flush))
+			continue;
+		char *dom = g_ascii_strdown(domain_of(r->address), -1);
+		GPtrArray *g = g_hash_table_lookup(groups, dom);
+		if (!g) {
+			g = g_ptr_array_new();
+			g_ptr_array_add(domains, dom);
+			g_hash_table_insert(groups, dom, g);
+		} else {
+			g_free(dom);
+		}
+		Outcome *o = g_new0(Outcome, 1);
+		o->rcpt = r;
+		o->status = SMTP_RECIPIENT_UNKNOWN;
+		g_ptr_array_add(g, o);
+		g_ptr_array_add(all, o);
+	}
+
+	MsResolver *res = NULL;
+	for (guint i = 0; i < domains->len; i++) {
+		const char *dom = g_ptr_array_index(domains, i);
+		GPtrArray *g = g_hash_table_lookup(groups, dom);
+		if (domain_is_local(mta, dom)) {
+			deliver_local(mta, e, msg, g);
+		} else {
+			if (!res)
+				res = resolver_new(mta);
+			deliver_remote(mta, res, dom, e, msg, g);
+		}
+	}
+	ms_resolver_free(res);
+
+	/* Record what happened; failures are bounced before they are marked
+	 * (a crash in between repeats a bounce rather than losing one). */
+	now = ms_sched_now(mta->sched);
+	g_autoptr(GPtrArray) failed = g_ptr_array_new();
+	gboolean expired = mta_queue_entry_expired(e, now, mta->lifetime);
+	for (guint i = 0; i < all->len; i++) {
+		Outcome *o = g_ptr_array_index(all, i);
+		MtaQueueRcpt *r = o->rcpt;
+		r->attempts++;
+		mta_queue_rcpt_set_reply(r, o->reply ? o->reply : "");
+		if (o->status == SMTP_RECIPIENT_DELIVERED) {
+			r->state = MTA_QUEUE_RCPT_DELIVERED;
+			note(mta, MS_EV_NOTE, NULL, "smtp", NULL, "%s: <%s> delivered (%s)", e->id, r->address, r->last_reply);
+		} else if (o->status == SMTP_RECIPIENT_PERMFAIL || expired) {
+			if (expired && o->status != SMTP_RECIPIENT_PERMFAIL)
+				mta_queue_rcpt_set_reply(r, "4.4.7 message expired: too long in the queue");
+			g_ptr_array_add(failed, r);
+		} else {
+			r->state = MTA_QUEUE_RCPT_DEFERRED;
+			r->next_attempt_us = now + mta_queue_backoff(r->attempts, mta->retry_min, mta->retry_max);
+			note(mta, MS_EV_NOTE, NULL, "smtp", NULL, "%s: <%s> deferred, next try in %" G_GINT64_FORMAT " s (%s)",
+			     e->id, r->address, (r->next_attempt_us - now) / MS_SECOND, r->last_reply);
+		}
+	}
+	g_mutex_lock(&mta->qlock);
+	if (failed->len && !e->is_bounce && e->from[0])
+		queue_bounce(mta, e, msg, failed);
+	for (guint i = 0; i < failed->len; i++) {
+		MtaQueueRcpt *r = g_ptr_array_index(failed, i);
+		r->state = MTA_QUEUE_RCPT_FAILED;
+		note(mta, MS_EV_ERROR, NULL, "smtp", NULL, "%s: <%s> failed: %s%s", e->id, r->address, r->last_reply,
+		     e->is_bounce || !e->from[0] ? " (a bounce is never bounced)" : "; the sender gets a bounce");
+	}
+	g_autofree char *eid = g_strdup(e->id);
+	if (mta_queue_entry_is_done(e)) {
+		if (!mta_queue_remove(mta->queue, e, &err))
+			note(mta, MS_EV_ERROR, NULL, "smtp", NULL, "removing %s from the queue: %s", eid, err->message);
+	} else if (!mta_queue_update(mta->queue, e, &err)) {
+		note(mta, MS_EV_ERROR, NULL, "smtp", NULL, "updating %s in the queue: %s", eid, err->message);
+	}
+	g_mutex_unlock(&mta->qlock);
+
+	for (guint i = 0; i < all->len; i++) {
+		Outcome *o = g_ptr_array_index(all, i);
+		g_free(o->reply);
+		g_free(o);
+	}
+	g_ptr_array_free(all, TRUE);
+	g_hash_table_destroy(groups);
+}
+
+/* The queue manager: deliver what is due, sleep until the next retry or
+ * until a session queues something new. */
+static void qmgr_task(gpointer data)
+{
+	Mta *mta = data;
+	while (!mta->stopping) {
+		gint64 now = ms_sched_now(mta->sched);
+		g_mutex_lock(&mta->qlock);
+		g_autoptr(GPtrArray) due = mta_queue_due(mta->queue, mta->flush ? G_MAXINT64 : now);
+		g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func(g_free);
+		for (guint i = 0; i < due->len; i++)
+			g_ptr_array_add(ids, g_strdup(((MtaQueueEntry *)g_ptr_array_index(due, i))->id));
+		g_mutex_unlock(&mta->qlock);
+		for (guint i = 0; i < ids->len && !mta->stopping; i++) {
+			g_mutex_lock(&mta->qlock);
+			MtaQueueEntry *e = mta_queue_lookup(mta->queue, g_ptr_array_index(ids, i));
+			g_mutex_unlock(&mta->qlock);
+			if (e)
+				deliver_entry(mta, e);
+		}
+		mta->flush = FALSE;
+		g_mutex_lock(&mta->qlock);
+		gint64 next = mta_queue_next_wakeup(mta->queue);
+		g_mutex_unlock(&mta->qlock);
+		if (ids->len && next <= ms_sched_now(mta->sched))
+			continue;
+		if (ms_task_park(next == G_MAXINT64 ? MS_FOREVER : next) == MS_PARK_CANCELLED)
+			break;
+	}
+}
+
+/* ---- life -------------------------------------------------------------- */
+
+static GPtrArray *split_words(const char *s)
+{
+	GPtrArray *out = g_ptr_array_new_with_free_func(g_free);
+	g_auto(GStrv) w = g_strsplit_set(s ? s : "", ", \t\r\n", -1);
+	for (guint i = 0; w[i]; i++)
+		if (w[i][0])
+			g_ptr_array_add(out, g_ascii_strdown(w[i], -1));
+	return out;
+}
+
+Mta *mta_new(MsStack *stack, const MtaConfig *cfg, GError **error)
+{
+	g_return_val_if_fail(cfg->hostname && cfg->state_dir, NULL);
+	g_autoptr(GError) err = NULL;
+	Policy *policy = policy_new(cfg->smtpd_recipient_restrictions ? cfg->smtpd_recipient_restrictions
+	                                                             : DEFAULT_RESTRICTIONS,
+	                            cfg->mynetworks, &err);
+	if (!policy) {
+		g_propagate_prefixed_error(error, g_steal_pointer(&err), "%s: ", cfg->hostname);
+		return NULL;
+	}
+	Policy *subpolicy = policy_new(cfg->submission_recipient_restrictions ? cfg->submission_recipient_restrictions
+	                                                                      : SUBMISSION_RESTRICTIONS,
+	                               cfg->mynetworks, &err);
+	if (!subpolicy) {
+		policy_free(policy);
+		g_propagate_prefixed_error(error, g_steal_pointer(&err), "%s: submission: ", cfg->hostname);
+		return NULL;
+	}
+	g_autofree char *qdir = g_build_filename(cfg->state_dir, "queue", NULL);
+	g_autoptr(GPtrArray) notes = NULL;
+	MtaQueue *q = mta_queue_open(qdir, cfg->fsync, &notes, error);
+	if (!q) {
+		policy_free(policy);
+		policy_free(subpolicy);
+		return NULL;
+	}
+
+	Mta *mta = g_new0(Mta, 1);
+	mta->stack = ms_stack_ref(stack);
+	mta->sched = ms_stack_sched(stack);
+	mta->hostname = g_strdup(cfg->hostname);
+	mta->mda_address = g_strdup(cfg->mda_address ? cfg->mda_address : ms_stack_address(stack));
+	mta->mda_name = cfg->mda_name ? g_strdup(cfg->mda_name) : g_strdup_printf("mda@%s", cfg->hostname);
+	mta->dns_server = g_strdup(cfg->dns_server ? cfg->dns_server : "127.0.0.1");
+	mta->dns_server_name = g_strdup(cfg->dns_server_name);
+	mta->dns_port = cfg->dns_port ? cfg->dns_port : 53;
+	mta->lmtp_port = cfg->lmtp_port ? cfg->lmtp_port : MTA_LMTP_PORT;
+	mta->authsvc_port = cfg->authsvc_port ? cfg->authsvc_port : AUTHSVC_PORT;
+	mta->smtp_port = cfg->smtp_port ? cfg->smtp_port : MTA_SMTP_PORT;
+	mta->submission_port = cfg->submission_port;
+	mta->listen_address = g_strdup(cfg->listen_address);
+	mta->local_domains = split_words(cfg->mydestination);
+	mta->policy = policy;
+	mta->submission_policy = subpolicy;
+	mta->queue = q;
+	g_mutex_init(&mta->qlock);
+	g_mutex_init(&mta->rng_lock);
+	g_autofree char *stream = g_strconcat("mta:", cfg->hostname, NULL);
+	mta->rng = ms_rng_new(cfg->seed, stream);
+	mta->seed = cfg->seed;
+	mta->retry_min = cfg->retry_min ? cfg->retry_min : MTA_RETRY_MIN;
+	mta->retry_max = cfg->retry_max ? cfg->retry_max : MTA_RETRY_MAX;
+	mta->lifetime = cfg->queue_lifetime ? cfg->queue_lifetime : MTA_QUEUE_LIFETIME;
+	mta->epoch = cfg->epoch_us;
+
+	for (int i = 0; i < 2; i++) {
+		SmtpServerConfig *sc = i ? &mta->submission : &mta->smtpd;
+		sc->hostname = mta->hostname;
+		smtp_proto_limits_init(&sc->limits);
+		if (cfg->message_size_limit)
+			sc->limits.message_size = cfg->message_size_limit;
+		sc->offer_auth = TRUE;   /* Postfix offers AUTH on 25 too when enabled */
+		memcpy(sc->steps, i ? submission_steps : inbound_steps, sizeof sc->steps);
+	}
+	for (guint i = 0; notes && i < notes->len; i++) {
+		MtaQueueNote *n = g_ptr_array_index(notes, i);
+		note(mta, MS_EV_NOTE, NULL, "smtp", NULL, "queue recovery: %s", n->text);
+	}
+	if (mta_queue_count(q))
+		note(mta, MS_EV_NOTE, NULL, "smtp", NULL, "%u message(s) recovered from the queue", mta_queue_count(q));
+	return mta;
+}
+
+gboolean mta_start(Mta *mta, GError **error)
+{
+	mta->l_smtp = listen_on(mta, mta->smtp_port, FALSE, error);
+	if (!mta->l_smtp)
+		return FALSE;
+	if (mta->submission_port) {
+		mta->l_submission = listen_on(mta, mta->submission_port, TRUE, error);
+		if (!mta->l_submission)
+			return FALSE;
+	}
+	g_autofree char *name = g_strdup_printf("qmgr@%s", mta->hostname);
+	mta->qmgr = ms_task_spawn(mta->sched, name, qmgr_task, mta);
+	return TRUE;
+}
+
+void mta_stop(Mta *mta)
+{
+	mta->stopping = TRUE;
+	if (mta->l_smtp)
+		ms_listener_close(mta->l_smtp);
+	if (mta->l_submission)
+		ms_listener_close(mta->l_submission);
+	if (mta->qmgr)
+		ms_task_unpark(mta->qmgr);
+}
+
+void mta_free(Mta *mta)
+{
+	if (!mta)
+		return;
+	ms_listener_free(mta->l_smtp);
+	ms_listener_free(mta->l_submission);
+	mta_queue_free(mta->queue);
+	policy_free(mta->policy);
+	policy_free(mta->submission_policy);
+	ms_rng_free(mta->rng);
+	g_mutex_clear(&mta->qlock);
+	g_mutex_clear(&mta->rng_lock);
+	g_ptr_array_free(mta->local_domains, TRUE);
+	ms_stack_unref(mta->stack);
+	g_free(mta->hostname);
+	g_free(mta->mda_name);
+	g_free(mta->mda_address);
+	g_free(mta->dns_server);
+	g_free(mta->dns_server_name);
+	g_free(mta->listen_address);
+	g_free(mta);
+}
+
+guint mta_queue_length(Mta *mta)
+{
+	g_mutex_lock(&mta->qlock);
+	guint n = mta_queue_count(mta->queue);
+	g_mutex_unlock(&mta->qlock);
+	return n;
+}
+
+void mta_flush(Mta *mta)
+{
+	mta->flush = TRUE;
+	if (mta->qmgr)
+		ms_task_unpark(mta->qmgr);
+}
+
+guint16 mta_smtp_port(Mta *mta) { return mta->l_smtp ? ms_listener_port(mta->l_smtp) : 0; }
+guint16 mta_submission_port(Mta *mta) { return mta->l_submission ? ms_listener_port(mta->l_submission) : 0; }

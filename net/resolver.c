@@ -11,16 +11,92 @@
 
 #include <string.h>
 
-struct MsResolver {
-	MsStack *stack;
-	char    *who;
-	char    *server_addr;
-	char    *server_name;
-	guint16  port;
-	MsRng   *rng;
-	gint64   timeout;
-	guint    tries;
+typedef struct {
+	char *zone;   /* canonical, with the trailing dot */
+	char *addr;
+	char *name;
+} Stub;
+
+struct MsDnsDirectory {
+	gint       ref;
+	char      *addr, *name;
+	guint16    port;
+	GPtrArray *stubs;   /* Stub* */
 };
+
+struct MsResolver {
+	MsStack        *stack;
+	char           *who;
+	MsDnsDirectory *dir;
+	/* the server of the query under way */
+	const char     *server_addr;
+	const char     *server_name;
+	guint16         port;
+	MsRng          *rng;
+	gint64          timeout;
+	guint           tries;
+};
+
+static void stub_free(gpointer data)
+{
+	Stub *st = data;
+	g_free(st->zone);
+	g_free(st->addr);
+	g_free(st->name);
+	g_free(st);
+}
+
+MsDnsDirectory *ms_dns_directory_new(const char *default_addr, guint16 port, const char *default_name)
+{
+	MsDnsDirectory *d = g_new0(MsDnsDirectory, 1);
+	d->ref = 1;
+	d->addr = g_strdup(default_addr);
+	d->name = g_strdup(default_name ? default_name : default_addr);
+	d->port = port;
+	d->stubs = g_ptr_array_new_with_free_func(stub_free);
+	return d;
+}
+
+MsDnsDirectory *ms_dns_directory_ref(MsDnsDirectory *d)
+{
+	g_atomic_int_inc(&d->ref);
+	return d;
+}
+
+void ms_dns_directory_unref(MsDnsDirectory *d)
+{
+	if (!d || !g_atomic_int_dec_and_test(&d->ref))
+		return;
+	g_ptr_array_free(d->stubs, TRUE);
+	g_free(d->addr);
+	g_free(d->name);
+	g_free(d);
+}
+
+void ms_dns_directory_add(MsDnsDirectory *d, const char *zone, const char *addr, const char *name)
+{
+	char *canon = dns_name_canonical(zone, NULL);
+	g_return_if_fail(canon != NULL);
+	Stub *st = g_new0(Stub, 1);
+	st->zone = canon;
+	st->addr = g_strdup(addr);
+	st->name = g_strdup(name ? name : addr);
+	g_ptr_array_add(d->stubs, st);
+}
+
+/* The server for qname: the stub with the longest zone that holds it. */
+static void pick_server(MsResolver *r, const char *qname)
+{
+	const Stub *best = NULL;
+	for (guint i = 0; i < r->dir->stubs->len; i++) {
+		const Stub *st = g_ptr_array_index(r->dir->stubs, i);
+		if (dns_name_is_subdomain(qname, st->zone) &&
+		    (!best || dns_name_label_count(st->zone) > dns_name_label_count(best->zone)))
+			best = st;
+	}
+	r->server_addr = best ? best->addr : r->dir->addr;
+	r->server_name = best ? best->name : r->dir->name;
+}
 
 static const char *const status_names[] = {
 	"ok", "NXDOMAIN", "no data", "null MX", "temporary failure", "permanent failure",
@@ -34,12 +110,21 @@ const char *ms_dns_status_to_string(MsDnsStatus s)
 MsResolver *ms_resolver_new(MsStack *stack, const char *who, const char *server_addr,
                             guint16 port, const char *server_name, guint64 seed)
 {
+	MsDnsDirectory *d = ms_dns_directory_new(server_addr, port, server_name);
+	MsResolver *r = ms_resolver_new_directory(stack, who, d, seed);
+	ms_dns_directory_unref(d);
+	return r;
+}
+
+MsResolver *ms_resolver_new_directory(MsStack *stack, const char *who, MsDnsDirectory *dir, guint64 seed)
+{
 	MsResolver *r = g_new0(MsResolver, 1);
 	r->stack = ms_stack_ref(stack);
 	r->who = g_strdup(who);
-	r->server_addr = g_strdup(server_addr);
-	r->server_name = g_strdup(server_name ? server_name : server_addr);
-	r->port = port;
+	r->dir = ms_dns_directory_ref(dir);
+	r->server_addr = dir->addr;
+	r->server_name = dir->name;
+	r->port = dir->port;
 	g_autofree char *stream = g_strconcat("resolver:", who, NULL);
 	r->rng = ms_rng_new(seed, stream);
 	r->timeout = MS_RESOLVER_TIMEOUT;
@@ -53,9 +138,8 @@ void ms_resolver_free(MsResolver *r)
 		return;
 	ms_stack_unref(r->stack);
 	ms_rng_free(r->rng);
+	ms_dns_directory_unref(r->dir);
 	g_free(r->who);
-	g_free(r->server_addr);
-	g_free(r->server_name);
 	g_free(r);
 }
 
@@ -195,6 +279,8 @@ MsDnsStatus ms_resolver_query(MsResolver *r, const char *name, guint16 type, con
 	g_autoptr(DnsMessage) q = dns_message_new_query(id, name, type, error);
 	if (!q)
 		return MS_DNS_PERMFAIL;
+	g_autofree char *canon = dns_name_canonical(name, NULL);
+	pick_server(r, canon);
 	g_autoptr(DnsMessage) resp = exchange(r, q, step, error);
 	if (!resp)
 		return MS_DNS_TEMPFAIL;

@@ -27,11 +27,25 @@ const char *ms_dns_status_to_string(MsDnsStatus s);
 
 typedef struct MsResolver MsResolver;
 
+/* Which server answers which zone, as a resolver's stub-zone settings say
+ * (Unbound's stub-zone, BIND's "type static-stub"): names under a listed
+ * zone go to its server, everything else to the default.  Shared by the
+ * resolvers of a world; reference counted; not changed once in use. */
+typedef struct MsDnsDirectory MsDnsDirectory;
+
+MsDnsDirectory *ms_dns_directory_new(const char *default_addr, guint16 port, const char *default_name);
+MsDnsDirectory *ms_dns_directory_ref(MsDnsDirectory *d);
+void            ms_dns_directory_unref(MsDnsDirectory *d);
+/* Names at or under zone are asked of addr (named name in events). */
+void            ms_dns_directory_add(MsDnsDirectory *d, const char *zone, const char *addr, const char *name);
+
 /* A resolver for the agent `who` (named in events) asking server_addr:port
  * (server_name is what events call the server; NULL: the address).  seed
  * feeds the generator for query ids and for the order of equal MX hosts. */
 MsResolver *ms_resolver_new(MsStack *stack, const char *who, const char *server_addr,
                             guint16 port, const char *server_name, guint64 seed);
+/* The same, asking the servers of a directory (a reference is taken). */
+MsResolver *ms_resolver_new_directory(MsStack *stack, const char *who, MsDnsDirectory *dir, guint64 seed);
 void        ms_resolver_free(MsResolver *r);
 void        ms_resolver_set_timeout(MsResolver *r, gint64 per_try_us, guint tries);
 

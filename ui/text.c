@@ -76,8 +76,14 @@ static const char *color_for(const MsEvent *ev)
 static void text_write(MsSink *self, const MsEvent *ev)
 {
 	TextSink *ts = (TextSink *)self;
-	if (ev->kind == MS_EV_RECV && !ts->opts.verbose)
-		return;
+	if (!ts->opts.verbose) {
+		/* arrivals, and the DNS bytes the DNS_QUERY/DNS_ANSWER lines
+		 * already tell in words */
+		if (ev->kind == MS_EV_RECV)
+			return;
+		if (ev->kind == MS_EV_SEND && !g_strcmp0(ev->proto, "dns"))
+			return;
+	}
 	g_autofree char *line = ui_text_format(ev);
 	const char *color = ts->opts.color ? color_for(ev) : NULL;
 	if (color)

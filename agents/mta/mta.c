@@ -58,10 +58,11 @@ struct Mta {
 	char        *hostname;
 	char        *mda_name;
 	char        *mda_address;
-	char        *dns_server, *dns_server_name;
-	guint16      dns_port, lmtp_port, authsvc_port, smtp_port, submission_port;
+	MsDnsDirectory *dns;
+	guint16      lmtp_port, authsvc_port, smtp_port, submission_port;
 	char        *listen_address;
 	GPtrArray   *local_domains;       /* char* */
+	GPtrArray   *relay_domains;       /* char* */
 	Policy      *policy;              /* port 25 */
 	Policy      *submission_policy;   /* port 587 */
 	MtaQueue    *queue;
@@ -75,6 +76,7 @@ struct Mta {
 	MsTask      *qmgr;
 	gboolean     stopping;
 	gboolean     flush;
+	gint         tasks;               /* ours still running (atomic) */
 	guint        sessions;            /* for task names */
 };
 
@@ -94,12 +96,17 @@ static void note(Mta *mta, MsEventKind kind, const char *to, const char *proto, 
 	ms_bus_emit(ms_sched_bus(mta->sched), &ev);
 }
 
-static gboolean domain_is_local(Mta *mta, const char *domain)
+static gboolean in_list(GPtrArray *list, const char *domain)
 {
-	for (guint i = 0; i < mta->local_domains->len; i++)
-		if (g_ascii_strcasecmp(g_ptr_array_index(mta->local_domains, i), domain) == 0)
+	for (guint i = 0; i < list->len; i++)
+		if (g_ascii_strcasecmp(g_ptr_array_index(list, i), domain) == 0)
 			return TRUE;
 	return FALSE;
+}
+
+static gboolean domain_is_local(Mta *mta, const char *domain)
+{
+	return in_list(mta->local_domains, domain);
 }
 
 static const char *domain_of(const char *address)
@@ -123,8 +130,7 @@ static char *date_now(Mta *mta)
 
 static MsResolver *resolver_new(Mta *mta)
 {
-	return ms_resolver_new(mta->stack, mta->hostname, mta->dns_server, mta->dns_port,
-	                       mta->dns_server_name, mta->seed);
+	return ms_resolver_new_directory(mta->stack, mta->hostname, mta->dns, mta->seed);
 }
 
 /* ---- one SMTP session's context ---------------------------------------- */
@@ -168,6 +174,11 @@ static gboolean lk_local(gpointer ud, const char *domain)
 	return domain_is_local(((Session *)ud)->mta, domain);
 }
 
+static gboolean lk_relay(gpointer ud, const char *domain)
+{
+	return in_list(((Session *)ud)->mta->relay_domains, domain);
+}
+
 static int lk_rbl(gpointer ud, const char *zone, const char *address, char **reason_r)
 {
 	Session *s = ud;
@@ -208,7 +219,7 @@ static int lk_exists(gpointer ud, const char *address)
 	}
 }
 
-static const PolicyLookups lookups = { lk_local, lk_rbl, lk_ptr, lk_exists };
+static const PolicyLookups lookups = { lk_local, lk_relay, lk_rbl, lk_ptr, lk_exists };
 
 static gboolean hook_auth(gpointer ud, SmtpSession *ss, const char *user, const char *password)
 {
@@ -227,9 +238,13 @@ static gboolean hook_rcpt(gpointer ud, SmtpSession *ss, const SmtpCommand *cmd, 
 {
 	Session *s = ud;
 	Policy *p = s->submission ? s->mta->submission_policy : s->mta->policy;
+	smtp_session_flush(ss);   /* the policy may ask DNS and the MDA: show what came before */
 	PolicyRequest req = { smtp_session_client_address(ss), smtp_session_auth_user(ss), cmd->path };
 	PolicyResult r = policy_check_recipient(p, &req, &lookups, s, v);
 	if (r == POLICY_REJECT || r == POLICY_DEFER) {
+		/* the refusal belongs to the step that decided it (in.3 for a DNSBL) */
+		if (v->step)
+			ms_conn_set_step(smtp_session_conn(ss), v->step);
 		ms_conn_emit(smtp_session_conn(ss), MS_EV_REFUSE, "%u %s", v->code, v->text);
 		return FALSE;
 	}
@@ -331,6 +346,7 @@ static void session_task(gpointer data)
 	smtp_server_run(st->conn, cfg, &hooks, s);
 	session_free(s);
 	ms_conn_unref(st->conn);
+	g_atomic_int_dec_and_test(&st->mta->tasks);
 	g_free(st);
 }
 
@@ -352,8 +368,10 @@ static void listener_task(gpointer data)
 		st->conn = c;
 		st->submission = li->submission;
 		g_autofree char *name = g_strdup_printf("smtpd@%s#%u", li->mta->hostname, ++li->mta->sessions);
+		g_atomic_int_inc(&li->mta->tasks);
 		ms_task_spawn(li->mta->sched, name, session_task, st);
 	}
+	g_atomic_int_dec_and_test(&li->mta->tasks);
 	g_free(li);
 }
 
@@ -370,6 +388,7 @@ static MsListener *listen_on(Mta *mta, guint16 port, gboolean submission, GError
 	li->submission = submission;
 	g_autofree char *name = g_strdup_printf("%s@%s:%u", submission ? "submission" : "smtpd",
 	                                        mta->hostname, ms_listener_port(l));
+	g_atomic_int_inc(&mta->tasks);
 	ms_task_spawn(mta->sched, name, listener_task, li);
 	return l;
 }
@@ -456,7 +475,7 @@ static void deliver_local(Mta *mta, const MtaQueueEntry *e, GBytes *msg, GPtrArr
 static void deliver_remote(Mta *mta, MsResolver *res, const char *domain, const MtaQueueEntry *e,
                            GBytes *msg, GPtrArray *outcomes)
 {
-	note(mta, MS_EV_STEP, mta->dns_server_name ? mta->dns_server_name : mta->dns_server, "dns", STEP_ROUTE,
+	note(mta, MS_EV_STEP, "dns", "dns", STEP_ROUTE,
 	     "%s is not a local domain: ask DNS for its MX records", domain);
 	g_autoptr(GPtrArray) mx = NULL;
 	g_autoptr(GError) err = NULL;
@@ -479,6 +498,23 @@ static void deliver_remote(Mta *mta, MsResolver *res, const char *domain, const 
 		why = g_strdup_printf("4.4.3 Host or domain name lookup failed for %s: %s", domain,
 		                      err ? err->message : ms_dns_status_to_string(st));
 		break;
+	}
+	if (st == MS_DNS_OK) {
+		/* RFC 5321 5.1: a backup MX that finds itself in the list drops its
+		 * own entry and every worse one, or mail would loop. */
+		for (guint i = 0; i < mx->len; i++) {
+			MsMxHost *h = g_ptr_array_index(mx, i);
+			g_autofree char *self = g_strconcat(mta->hostname, ".", NULL);
+			if (g_ascii_strcasecmp(h->host, self) == 0 || g_ascii_strcasecmp(h->host, mta->hostname) == 0) {
+				g_ptr_array_set_size(mx, i);
+				break;
+			}
+		}
+		if (mx->len == 0) {
+			st = MS_DNS_NODATA;
+			fail = SMTP_RECIPIENT_TEMPFAIL;
+			why = g_strdup_printf("4.4.6 mail for %s loops back to myself", domain);
+		}
 	}
 	gboolean done = FALSE;
 	GString *tried = g_string_new(NULL);
@@ -718,6 +754,7 @@ static void qmgr_task(gpointer data)
 		if (ms_task_park(next == G_MAXINT64 ? MS_FOREVER : next) == MS_PARK_CANCELLED)
 			break;
 	}
+	g_atomic_int_dec_and_test(&mta->tasks);
 }
 
 /* ---- life -------------------------------------------------------------- */
@@ -766,15 +803,16 @@ Mta *mta_new(MsStack *stack, const MtaConfig *cfg, GError **error)
 	mta->hostname = g_strdup(cfg->hostname);
 	mta->mda_address = g_strdup(cfg->mda_address ? cfg->mda_address : ms_stack_address(stack));
 	mta->mda_name = cfg->mda_name ? g_strdup(cfg->mda_name) : g_strdup_printf("mda@%s", cfg->hostname);
-	mta->dns_server = g_strdup(cfg->dns_server ? cfg->dns_server : "127.0.0.1");
-	mta->dns_server_name = g_strdup(cfg->dns_server_name);
-	mta->dns_port = cfg->dns_port ? cfg->dns_port : 53;
+	mta->dns = cfg->dns ? ms_dns_directory_ref(cfg->dns)
+	                    : ms_dns_directory_new(cfg->dns_server ? cfg->dns_server : "127.0.0.1",
+	                                           cfg->dns_port ? cfg->dns_port : 53, cfg->dns_server_name);
 	mta->lmtp_port = cfg->lmtp_port ? cfg->lmtp_port : MTA_LMTP_PORT;
 	mta->authsvc_port = cfg->authsvc_port ? cfg->authsvc_port : AUTHSVC_PORT;
 	mta->smtp_port = cfg->smtp_port ? cfg->smtp_port : MTA_SMTP_PORT;
 	mta->submission_port = cfg->submission_port;
 	mta->listen_address = g_strdup(cfg->listen_address);
 	mta->local_domains = split_words(cfg->mydestination);
+	mta->relay_domains = split_words(cfg->relay_domains);
 	mta->policy = policy;
 	mta->submission_policy = subpolicy;
 	mta->queue = q;
@@ -817,6 +855,7 @@ gboolean mta_start(Mta *mta, GError **error)
 			return FALSE;
 	}
 	g_autofree char *name = g_strdup_printf("qmgr@%s", mta->hostname);
+	g_atomic_int_inc(&mta->tasks);
 	mta->qmgr = ms_task_spawn(mta->sched, name, qmgr_task, mta);
 	return TRUE;
 }
@@ -845,12 +884,12 @@ void mta_free(Mta *mta)
 	g_mutex_clear(&mta->qlock);
 	g_mutex_clear(&mta->rng_lock);
 	g_ptr_array_free(mta->local_domains, TRUE);
+	g_ptr_array_free(mta->relay_domains, TRUE);
 	ms_stack_unref(mta->stack);
 	g_free(mta->hostname);
 	g_free(mta->mda_name);
 	g_free(mta->mda_address);
-	g_free(mta->dns_server);
-	g_free(mta->dns_server_name);
+	ms_dns_directory_unref(mta->dns);
 	g_free(mta->listen_address);
 	g_free(mta);
 }
@@ -868,6 +907,11 @@ void mta_flush(Mta *mta)
 	mta->flush = TRUE;
 	if (mta->qmgr)
 		ms_task_unpark(mta->qmgr);
+}
+
+gboolean mta_running(Mta *mta)
+{
+	return g_atomic_int_get(&mta->tasks) > 0;
 }
 
 guint16 mta_smtp_port(Mta *mta) { return mta->l_smtp ? ms_listener_port(mta->l_smtp) : 0; }

@@ -10,6 +10,7 @@
 
 #include "net/conn.h"
 #include "agents/mta/smtp_proto.h"
+#include "net/resolver.h"
 
 #define MTA_SMTP_PORT        25
 #define MTA_SUBMISSION_PORT  587
@@ -33,9 +34,11 @@ typedef struct {
 	/* Postfix parameters, as written in main.cf */
 	const char *mydestination;     /* local domains, comma/space separated */
 	const char *mynetworks;        /* trusted clients: CIDRs */
+	const char *relay_domains;     /* domains accepted to pass on: we are their backup MX */
 	const char *smtpd_recipient_restrictions;   /* NULL: the course default */
 	const char *submission_recipient_restrictions; /* NULL: permit_sasl_authenticated, reject */
 	/* where the neighbours are */
+	MsDnsDirectory *dns;           /* which server answers which zone; NULL: dns_server */
 	const char *dns_server;        /* address of the resolver's server */
 	guint16     dns_port;          /* 0: 53 */
 	const char *dns_server_name;   /* how events call it; NULL: the address */
@@ -57,8 +60,12 @@ typedef struct Mta Mta;
 Mta     *mta_new(MsStack *stack, const MtaConfig *cfg, GError **error);
 /* Listen and start the queue manager. */
 gboolean mta_start(Mta *mta, GError **error);
-/* Close the listeners; sessions and the queue manager end. */
+/* Close the listeners; sessions and the queue manager end (each at its
+ * next wait: see mta_running). */
 void     mta_stop(Mta *mta);
+/* Whether any of the MTA's tasks still runs; free only once none does (or
+ * after the scheduler shut down). */
+gboolean mta_running(Mta *mta);
 void     mta_free(Mta *mta);
 
 /* Messages waiting in the queue. */

@@ -63,6 +63,10 @@ static PolicyResult check_unauth_destination(const Policy *p, const PolicyRestri
 {
 	if (rcpt_is_local(req, lk, ud))
 		return POLICY_DUNNO;
+	const SmtpPath *rcpt = req->recipient;
+	if (rcpt->domain && lk->domain_is_relay && !smtp_proto_path_relay_tricks(rcpt) &&
+	    lk->domain_is_relay(ud, rcpt->domain))
+		return POLICY_DUNNO;   /* relay_domains: we are its backup MX */
 	guint tricks = smtp_proto_path_relay_tricks(req->recipient);
 	if (tricks) {
 		const char *which = "sender-specified routing";

@@ -60,6 +60,9 @@ gboolean policy_in_mynetworks(const Policy *p, const char *address);
 typedef struct {
 	/* Is the domain one this MTA receives mail for (mydestination)? */
 	gboolean (*domain_is_local)(gpointer ud, const char *domain);
+	/* Is it one this MTA accepts to pass on (relay_domains: a backup MX)?
+	 * May be NULL. */
+	gboolean (*domain_is_relay)(gpointer ud, const char *domain);
 	/* Ask the DNSBL zone about the client: 1 listed (*reason_r may be set,
 	 * newly allocated), 0 not listed, -1 no answer. */
 	int      (*rbl_listed)(gpointer ud, const char *zone, const char *address, char **reason_r);

@@ -27,6 +27,7 @@ struct SmtpSession {
 	SmtpPath               *sender;
 	GPtrArray              *rcpts;      /* SmtpPath* */
 	GString                *out;        /* replies not yet sent */
+	char                   *out_step;   /* the course step they belong to */
 	gpointer                data;
 	GDestroyNotify          data_destroy;
 };
@@ -51,6 +52,8 @@ void smtp_verdict_set(SmtpVerdict *v, guint code, const char *enhanced, const ch
 	g_vsnprintf(v->text, sizeof v->text, fmt, ap);
 	va_end(ap);
 }
+
+static gboolean flush(SmtpSession *s);
 
 /* ---- accessors --------------------------------------------------------- */
 
@@ -82,6 +85,15 @@ static void reply(SmtpSession *s, guint code, const char *enhanced, const char *
 
 static void reply(SmtpSession *s, guint code, const char *enhanced, const char *fmt, ...)
 {
+	/* Replies wait to go out together (RFC 2920), but not across a change
+	 * of course step: each reply is shown under the step that made it. */
+	g_autofree char *step = g_strdup(ms_conn_step(s->conn));
+	if (s->out->len && g_strcmp0(step, s->out_step) != 0)
+		flush(s);
+	if (!s->out->len) {
+		g_free(s->out_step);
+		s->out_step = g_strdup(step);
+	}
 	va_list ap;
 	va_start(ap, fmt);
 	g_autofree char *text = g_strdup_vprintf(fmt, ap);
@@ -94,9 +106,22 @@ static gboolean flush(SmtpSession *s)
 {
 	if (s->out->len == 0)
 		return TRUE;
+	if (g_strcmp0(ms_conn_step(s->conn), s->out_step) != 0) {
+		g_autofree char *now = g_strdup(ms_conn_step(s->conn));
+		ms_conn_set_step(s->conn, s->out_step);
+		gboolean ok = ms_conn_write(s->conn, s->out->str, s->out->len, NULL);
+		g_string_truncate(s->out, 0);
+		ms_conn_set_step(s->conn, now);
+		return ok;
+	}
 	gboolean ok = ms_conn_write(s->conn, s->out->str, s->out->len, NULL);
 	g_string_truncate(s->out, 0);
 	return ok;
+}
+
+gboolean smtp_session_flush(SmtpSession *s)
+{
+	return flush(s);
 }
 
 static void reply_verdict(SmtpSession *s, const SmtpVerdict *v)
@@ -507,4 +532,5 @@ void smtp_server_run(MsConn *conn, const SmtpServerConfig *cfg,
 	g_clear_pointer(&s.sender, smtp_proto_path_free);
 	g_ptr_array_free(s.rcpts, TRUE);
 	g_string_free(s.out, TRUE);
+	g_free(s.out_step);
 }

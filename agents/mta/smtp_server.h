@@ -54,6 +54,9 @@ const SmtpPath *smtp_session_sender(SmtpSession *s);
 GPtrArray      *smtp_session_recipients(SmtpSession *s);
 /* Whether the client announced itself with EHLO (ESMTP) rather than HELO. */
 gboolean        smtp_session_esmtp(SmtpSession *s);
+/* Send the replies waiting to go out now: a hook about to ask the network
+ * something calls it, so the transcript shows the answers so far first. */
+gboolean        smtp_session_flush(SmtpSession *s);
 /* A per-session slot for the agent (freed with destroy at the end). */
 void            smtp_session_set_data(SmtpSession *s, gpointer data, GDestroyNotify destroy);
 gpointer        smtp_session_get_data(SmtpSession *s);

@@ -293,6 +293,75 @@ START_TEST(test_dnsbl_listed_and_clean)
 }
 END_TEST
 
+/* A resolver with a directory asks each zone's own server: the blacklist
+ * lives on another machine than the domains' zones. */
+typedef struct {
+	MsHost *client;
+	char   *code;
+	char   *to;
+} TwoServers;
+
+static void two_servers_probe(gpointer data)
+{
+	TwoServers *t = data;
+	MsDnsDirectory *dir = ms_dns_directory_new("203.0.113.53", 53, "ns.example.net");
+	ms_dns_directory_add(dir, "rbl.example.net", "203.0.113.54", "rbl.example.net");
+	MsResolver *r = ms_resolver_new_directory(ms_host_stack(t->client), "mx.example.org", dir, 1);
+	ms_dns_directory_unref(dir);
+	ck_assert_int_eq(ms_resolver_dnsbl(r, "203.0.113.66", "rbl.example.net", "in.3", &t->code, NULL, NULL),
+	                 MS_DNS_OK);
+	g_autoptr(GPtrArray) mx = NULL;
+	ck_assert_int_eq(ms_resolver_mx(r, "example.org", "out.4", &mx, NULL), MS_DNS_OK);
+	ms_resolver_free(r);
+}
+
+typedef struct {
+	MsSink    base;
+	GString  *log;
+} ToLog;
+
+static void remember_to(MsSink *self, const MsEvent *ev)
+{
+	if (ev->kind == MS_EV_DNS_QUERY)
+		g_string_append_printf(((ToLog *)self)->log, "%s|", ev->to);
+}
+
+START_TEST(test_directory_asks_each_zone_its_server)
+{
+	MsSched *s = ms_sched_new(MS_SCHED_VIRTUAL, 1);
+	ToLog *tl = g_new0(ToLog, 1);
+	tl->base.write = remember_to;
+	tl->log = g_string_new("");
+	GString *log = tl->log;
+	ms_bus_add_sink(ms_sched_bus(s), &tl->base);
+	MsNet *net = ms_net_new(s);
+	MsHost *ns = ms_net_add_host(net, "ns.example.net", "203.0.113.53", NULL);
+	MsHost *rbl = ms_net_add_host(net, "rbl.example.net", "203.0.113.54", NULL);
+	TwoServers t = { .client = ms_net_add_host(net, "mx.example.org", "198.51.100.20", NULL) };
+	DnsServer *a = dns_server_new(ms_host_stack(ns), "ns.example.net");
+	DnsServer *b = dns_server_new(ms_host_stack(rbl), "rbl.example.net");
+	ck_assert(dns_server_add_zone_text(a, "example.org", zone_org, "org", 1, NULL));
+	Dnsbl *bl = dnsbl_new("rbl.example.net", NULL);
+	ck_assert(dnsbl_add(bl, "203.0.113.66", NULL, "spam", NULL));
+	dns_server_add_dnsbl(b, bl);
+	ck_assert(dns_server_start(a, NULL, 53, NULL));
+	ck_assert(dns_server_start(b, NULL, 53, NULL));
+	ms_task_spawn(s, "probe", two_servers_probe, &t);
+	ms_sched_run(s, MS_FOREVER);
+	ck_assert_str_eq(t.code, "127.0.0.2");
+	ck_assert_str_eq(log->str, "rbl.example.net|ns.example.net|");
+	dns_server_stop(a);
+	dns_server_stop(b);
+	ms_sched_shutdown(s);
+	dns_server_free(a);
+	dns_server_free(b);
+	ms_net_free(net);
+	ms_sched_free(s);
+	g_string_free(log, TRUE);
+	g_free(t.code);
+}
+END_TEST
+
 /* ---- malformed queries, without a network ---- */
 
 START_TEST(test_malformed_query_gets_formerr)
@@ -339,6 +408,7 @@ static Suite *dns_server_suite(void)
 	MS_ADD_TEST(s, test_cname_and_ptr, 10);
 	MS_ADD_TEST(s, test_dnsbl_listed_and_clean, 10);
 	MS_ADD_TEST(s, test_malformed_query_gets_formerr, 10);
+	MS_ADD_TEST(s, test_directory_asks_each_zone_its_server, 10);
 	return s;
 }
 

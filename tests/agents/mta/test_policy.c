@@ -38,7 +38,12 @@ static int exists(gpointer ud, const char *addr)
 	return !strcmp(addr, "slow@example.org") ? -1 : 0;
 }
 
-static const PolicyLookups lookups = { is_local, rbl, ptr, exists };
+static gboolean is_relay(gpointer ud, const char *domain)
+{
+	return !g_ascii_strcasecmp(domain, "backup.example");
+}
+
+static const PolicyLookups lookups = { is_local, is_relay, rbl, ptr, exists };
 
 typedef struct {
 	const char  *restrictions;
@@ -66,6 +71,9 @@ static const Case cases[] = {
 	{ COURSE, "192.0.2.10", NULL, "<elsewhere.net!user@example.org>", POLICY_REJECT, 554, "Relay access denied", "in.2" },
 	{ COURSE, "192.0.2.10", NULL, "<@example.org:user@elsewhere.net>", POLICY_REJECT, 554, "Relay access denied", "in.2" },
 	{ COURSE, "192.0.2.10", NULL, "<user@[192.0.2.99]>", POLICY_REJECT, 554, "Relay access denied", "in.2" },
+	/* a domain we are backup MX for is accepted and not verified here */
+	{ COURSE, "192.0.2.10", NULL, "<anyone@backup.example>", POLICY_PERMIT, 0, NULL, NULL },
+	{ COURSE, "192.0.2.10", NULL, "<anyone%elsewhere.net@backup.example>", POLICY_REJECT, 554, "Relay access denied", "in.2" },
 	/* but the authenticated and our own networks may relay */
 	{ COURSE, "192.0.2.77", "alice@example.com", "<someone@elsewhere.net>", POLICY_PERMIT, 0, NULL, NULL },
 	{ "permit_mynetworks, reject_unauth_destination", "127.0.0.1", NULL, "<someone@elsewhere.net>", POLICY_PERMIT, 0, NULL, NULL },

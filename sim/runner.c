@@ -1,0 +1,520 @@
+/* sim/runner.c - plays a scenario's script and checks its expectations.
+ *
+ * The script is a task of its own: it sleeps on the virtual clock until an
+ * action's time, then starts the action as a task (actions overlap, like
+ * people do) or checks an expectation that names a time.  When the world
+ * goes quiet (or --until comes) the remaining expectations are checked
+ * against what the run left: Maildirs, queues, and the steps the event
+ * stream showed.
+ */
+#include "sim/runner.h"
+#include "sim/world.h"
+#include "agents/common/rfc5322.h"
+#include "agents/mda/maildir.h"
+#include "ui/text.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+/* ---- which steps the stream showed ------------------------------------- */
+
+typedef struct {
+	guint64  first_seq;
+	gboolean refused;
+} StepSeen;
+
+typedef struct {
+	MsSink      base;
+	GHashTable *steps;   /* step id -> StepSeen* */
+} StepTracker;
+
+static void tracker_write(MsSink *self, const MsEvent *ev)
+{
+	StepTracker *t = (StepTracker *)self;
+	if (!ev->step)
+		return;
+	StepSeen *s = g_hash_table_lookup(t->steps, ev->step);
+	if (!s) {
+		s = g_new0(StepSeen, 1);
+		s->first_seq = ev->seq;
+		g_hash_table_insert(t->steps, g_strdup(ev->step), s);
+	}
+	if (ev->kind == MS_EV_REFUSE)
+		s->refused = TRUE;
+}
+
+static void tracker_destroy(MsSink *self)
+{
+	g_hash_table_destroy(((StepTracker *)self)->steps);
+	g_free(self);
+}
+
+static StepTracker *tracker_new(void)
+{
+	StepTracker *t = g_new0(StepTracker, 1);
+	t->base.write = tracker_write;
+	t->base.destroy = tracker_destroy;
+	t->steps = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	return t;
+}
+
+/* ---- the run ----------------------------------------------------------- */
+
+typedef struct {
+	const Scenario *scn;
+	MsSched        *sched;
+	MsWorld        *world;
+	StepTracker    *tracker;
+	GPtrArray      *results;   /* char*: one line per expectation, "ok"/"FAILED" */
+	guint           failed;
+	GHashTable     *checked;   /* ScenarioExpect* already checked at their time */
+} Runner;
+
+static void say(Runner *r, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+
+static void say(Runner *r, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	g_autofree char *text = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	ms_bus_emitf(ms_sched_bus(r->sched), MS_EV_NOTE, "scenario", NULL, NULL, NULL, "%s", text);
+}
+
+/* ---- expectations ------------------------------------------------------ */
+
+/* Messages of a folder ("INBOX", "Sent", "Lists.Sub") as file paths. */
+static GPtrArray *folder_files(Runner *r, const char *address, const char *folder, GError **error)
+{
+	g_autofree char *root = ms_world_maildir(r->world, address, error);
+	if (!root)
+		return NULL;
+	g_autofree char *dir = g_ascii_strcasecmp(folder, "INBOX") == 0
+	                       ? g_strdup(root) : g_strdup_printf("%s/.%s", root, folder);
+	GPtrArray *files = g_ptr_array_new_with_free_func(g_free);
+	static const char *const subs[] = { "new", "cur" };
+	for (guint i = 0; i < G_N_ELEMENTS(subs); i++) {
+		g_autofree char *sub = g_build_filename(dir, subs[i], NULL);
+		GDir *d = g_dir_open(sub, 0, NULL);
+		if (!d)
+			continue;
+		const char *name;
+		while ((name = g_dir_read_name(d)))
+			g_ptr_array_add(files, g_build_filename(sub, name, NULL));
+		g_dir_close(d);
+	}
+	g_ptr_array_sort(files, (GCompareFunc)g_strcmp0);
+	return files;
+}
+
+static char *header_of(const char *path, const char *name)
+{
+	g_autofree char *data = NULL;
+	gsize len = 0;
+	if (!g_file_get_contents(path, &data, &len, NULL))
+		return NULL;
+	g_autoptr(Rfc5322Header) h = rfc5322_parse_header(data, len, NULL);
+	const char *v = h ? rfc5322_header_get(h, name) : NULL;
+	return v ? g_strstrip(g_strdup(v)) : NULL;
+}
+
+static gboolean is_bounce(const char *path)
+{
+	g_autofree char *ct = header_of(path, "Content-Type");
+	g_autofree char *from = header_of(path, "From");
+	return (ct && strstr(ct, "delivery-status")) || (from && g_str_has_prefix(from, "MAILER-DAEMON@"));
+}
+
+static gboolean check_expect(Runner *r, const ScenarioExpect *e, char **got_r)
+{
+	g_autoptr(GError) err = NULL;
+	switch (e->kind) {
+	case SCENARIO_EXPECT_FOLDER_COUNT: {
+		g_autoptr(GPtrArray) files = folder_files(r, e->address, e->folder, &err);
+		if (!files) {
+			*got_r = g_strdup(err->message);
+			return FALSE;
+		}
+		guint n = 0;
+		for (guint i = 0; i < files->len; i++) {
+			g_autofree char *subj = e->subject ? header_of(g_ptr_array_index(files, i), "Subject") : NULL;
+			if (!e->subject || (subj && strcmp(subj, e->subject) == 0))
+				n++;
+		}
+		*got_r = g_strdup_printf("%u message(s)", n);
+		return n == e->count;
+	}
+	case SCENARIO_EXPECT_BOUNCE:
+	case SCENARIO_EXPECT_NO_BOUNCE: {
+		g_autoptr(GPtrArray) files = folder_files(r, e->address, "INBOX", &err);
+		guint n = 0;
+		for (guint i = 0; files && i < files->len; i++)
+			if (is_bounce(g_ptr_array_index(files, i)))
+				n++;
+		*got_r = g_strdup_printf("%u bounce(s) in INBOX", n);
+		return e->kind == SCENARIO_EXPECT_BOUNCE ? n > 0 : n == 0;
+	}
+	case SCENARIO_EXPECT_STEP: {
+		StepSeen *s = g_hash_table_lookup(r->tracker->steps, e->step);
+		*got_r = g_strdup(!s ? "not seen" : s->refused ? "seen, with a refusal" : "seen");
+		switch (e->step_state) {
+		case SCENARIO_STEP_SEEN: return s != NULL;
+		case SCENARIO_STEP_REFUSED: return s && s->refused;
+		case SCENARIO_STEP_NOT_SEEN: return s == NULL;
+		}
+		return FALSE;
+	}
+	case SCENARIO_EXPECT_STEPS_SEEN:
+	case SCENARIO_EXPECT_STEPS_IN_ORDER: {
+		guint64 last = 0;
+		const char *prev = NULL;
+		for (guint i = 0; i < e->steps->len; i++) {
+			const char *id = g_ptr_array_index(e->steps, i);
+			StepSeen *s = g_hash_table_lookup(r->tracker->steps, id);
+			if (!s) {
+				*got_r = g_strdup_printf("%s was never seen", id);
+				return FALSE;
+			}
+			if (e->kind == SCENARIO_EXPECT_STEPS_IN_ORDER && s->first_seq < last) {
+				*got_r = g_strdup_printf("%s came before %s", id, prev);
+				return FALSE;
+			}
+			last = s->first_seq;
+			prev = id;
+		}
+		*got_r = g_strdup("all seen");
+		return TRUE;
+	}
+	case SCENARIO_EXPECT_QUEUE_EMPTY: {
+		Mta *mta = ms_world_mta(r->world, e->host);
+		guint n = mta ? mta_queue_length(mta) : 0;
+		*got_r = g_strdup_printf("%u message(s) queued", n);
+		return n == 0;
+	}
+	}
+	*got_r = g_strdup("unknown expectation");
+	return FALSE;
+}
+
+static void record_expect(Runner *r, const ScenarioExpect *e)
+{
+	g_autofree char *got = NULL;
+	gboolean ok = check_expect(r, e, &got);
+	g_autofree char *when = ui_text_format_time(ms_sched_now(r->sched));
+	char *line = ok ? g_strdup_printf("ok      %s:%u: expect %s", r->scn->filename, e->line, e->text)
+	                : g_strdup_printf("FAILED  %s:%u: expect %s (at %s: %s)", r->scn->filename, e->line,
+	                                  e->text, when, got);
+	if (!ok)
+		r->failed++;
+	g_ptr_array_add(r->results, line);
+	g_hash_table_add(r->checked, (gpointer)e);
+}
+
+/* ---- actions ----------------------------------------------------------- */
+
+typedef struct {
+	Runner               *r;
+	const ScenarioAction *a;
+} ActionRun;
+
+/* A connection a scenario scripts byte for byte: to show an attack (SMTP
+ * smuggling, an open-relay probe) on the real server code. */
+static void raw_session(Runner *r, const ScenarioAction *a)
+{
+	MsNet *net = ms_world_net(r->world);
+	MsHost *src = a->source_host ? ms_net_host_by_name(net, a->source_host)
+	                             : ms_net_host_by_address(net, a->address);
+	MsHost *dst = ms_net_host_by_name(net, a->host);
+	if (!src || !dst)
+		return;
+	g_autoptr(GError) err = NULL;
+	g_autoptr(MsConn) c = ms_stack_connect(ms_host_stack(src), ms_host_address(dst), (guint16)a->port,
+	                                       30 * MS_SECOND, &err);
+	if (!c)
+		return;
+	ms_conn_set_proto(c, a->port == 25 || a->port == 587 ? "smtp" : "tcp");
+	ms_conn_set_timeout(c, 30 * MS_SECOND);
+	char line[1024];
+	MsEol eol;
+	/* the greeting first, like any client; then the script in one burst */
+	ms_conn_read_line(c, line, sizeof line - 1, &eol, NULL);
+	ms_conn_write(c, g_bytes_get_data(a->data, NULL), g_bytes_get_size(a->data), NULL);
+	for (;;) {
+		gssize n = ms_conn_read_line(c, line, sizeof line - 1, &eol, NULL);
+		if (n < 0 || (n == 0 && eol == MS_EOL_EOF))
+			break;
+	}
+}
+
+static gboolean dns_change(Runner *r, const ScenarioAction *a, GError **error)
+{
+	const char *name = a->kind == SCENARIO_ACTION_DNS_ADD ? (a->zone ? a->zone : a->record) : a->name;
+	DnsServer *srv = ms_world_dns_for(r->world, a->zone ? a->zone : name);
+	DnsZone *zone = srv ? dns_zone_set_find(dns_server_zones(srv), a->zone ? a->zone : name) : NULL;
+	if (!zone) {
+		g_set_error(error, SCENARIO_ERROR, SCENARIO_ERROR_INVALID, "no DNS server holds a zone for %s", name);
+		return FALSE;
+	}
+	if (a->kind == SCENARIO_ACTION_DNS_REMOVE) {
+		guint16 type = 0;
+		g_autofree char *owner = g_str_has_suffix(a->name, ".") ? g_strdup(a->name)
+		                         : g_strdup_printf("%s.%s", a->name, dns_zone_origin(zone));
+		if (!dns_type_from_string(a->rrtype, &type))
+			return FALSE;
+		guint n = dns_zone_remove_records(zone, owner, type);
+		say(r, "DNS: removed %u %s record(s) of %s", n, a->rrtype, owner);
+		return TRUE;
+	}
+	g_autoptr(DnsRecord) rec = dns_zone_parse_record(zone, a->record, r->scn->filename, a->line, error);
+	if (!rec || !dns_zone_add_record(zone, rec, error))
+		return FALSE;
+	g_autofree char *text = dns_record_to_text(rec);
+	say(r, "DNS: added %s", text);
+	return TRUE;
+}
+
+static void action_task(gpointer data)
+{
+	ActionRun *ar = data;
+	Runner *r = ar->r;
+	const ScenarioAction *a = ar->a;
+	MsNet *net = ms_world_net(r->world);
+	g_autoptr(GError) err = NULL;
+	say(r, "%s:%u: %s", r->scn->filename, a->line, a->text);
+	switch (a->kind) {
+	case SCENARIO_ACTION_HOST_DOWN:
+	case SCENARIO_ACTION_HOST_UP: {
+		MsHost *h = ms_net_host_by_name(net, a->host);
+		/* MTAs waiting to retry keep waiting, as Postfix does: a host that
+		 * comes back is noticed at the next retry time. */
+		if (h)
+			ms_host_set_up(h, a->kind == SCENARIO_ACTION_HOST_UP);
+		break;
+	}
+	case SCENARIO_ACTION_LINK_CUT:
+	case SCENARIO_ACTION_LINK_RESTORE:
+		ms_net_set_partition(net, a->host, a->peer, a->kind == SCENARIO_ACTION_LINK_CUT);
+		break;
+	case SCENARIO_ACTION_DNS_REMOVE:
+	case SCENARIO_ACTION_DNS_ADD:
+		if (!dns_change(r, a, &err))
+			say(r, "%s:%u: the DNS change failed: %s", r->scn->filename, a->line,
+			    err ? err->message : "bad record type");
+		break;
+	case SCENARIO_ACTION_RAW_SESSION:
+		raw_session(r, a);
+		break;
+	default:
+		if (!ms_world_client_action(r->world, a, &err))
+			ms_bus_emitf(ms_sched_bus(r->sched), MS_EV_ERROR, a->client, NULL, NULL, NULL,
+			             "%s failed: %s", scenario_action_kind_to_string(a->kind),
+			             err ? err->message : "?");
+		break;
+	}
+	g_free(ar);
+}
+
+/* The script: actions and timed checks, in time order. */
+typedef struct {
+	gint64  t;
+	guint   order;
+	const ScenarioAction *action;
+	const ScenarioExpect *expect;
+} Cue;
+
+static gint cue_compare(gconstpointer a, gconstpointer b)
+{
+	const Cue *x = a, *y = b;
+	if (x->t != y->t)
+		return x->t < y->t ? -1 : 1;
+	return (gint)x->order - (gint)y->order;
+}
+
+static void script_task(gpointer data)
+{
+	Runner *r = data;
+	GArray *cues = g_array_new(FALSE, TRUE, sizeof(Cue));
+	guint order = 0;
+	for (guint i = 0; i < r->scn->actions->len; i++) {
+		const ScenarioAction *a = g_ptr_array_index(r->scn->actions, i);
+		Cue c = { a->time_us, order++, a, NULL };
+		g_array_append_val(cues, c);
+	}
+	for (guint i = 0; i < r->scn->expects->len; i++) {
+		const ScenarioExpect *e = g_ptr_array_index(r->scn->expects, i);
+		if (e->after_us < 0)
+			continue;
+		Cue c = { e->after_us, order++, NULL, e };
+		g_array_append_val(cues, c);
+	}
+	g_array_sort(cues, cue_compare);
+	for (guint i = 0; i < cues->len; i++) {
+		Cue *c = &g_array_index(cues, Cue, i);
+		gint64 wait = c->t - ms_sched_now(r->sched);
+		if (wait > 0 && !ms_sleep(wait))
+			break;
+		if (c->expect) {
+			record_expect(r, c->expect);
+			continue;
+		}
+		ActionRun *ar = g_new0(ActionRun, 1);
+		ar->r = r;
+		ar->a = c->action;
+		g_autofree char *name = g_strdup_printf("action@%u", c->action->line);
+		ms_task_spawn(r->sched, name, action_task, ar);
+	}
+	g_array_free(cues, TRUE);
+}
+
+/* ---- entry points ------------------------------------------------------ */
+
+static Scenario *load(const char *path, guint64 *seed_override)
+{
+	g_autoptr(GError) err = NULL;
+	Scenario *scn = scenario_load_file(path, &err);
+	if (!scn) {
+		fprintf(stderr, "%s\n", err->message);
+		return NULL;
+	}
+	if (seed_override)
+		scn->seed = *seed_override;
+	return scn;
+}
+
+static char *make_state_dir(const char *given, gboolean *temporary)
+{
+	*temporary = given == NULL;
+	if (given) {
+		g_mkdir_with_parents(given, 0700);
+		return g_strdup(given);
+	}
+	return g_dir_make_tmp("mailsim-run-XXXXXX", NULL);
+}
+
+static void remove_tree(const char *path)
+{
+	GDir *d = g_dir_open(path, 0, NULL);
+	if (d) {
+		const char *name;
+		while ((name = g_dir_read_name(d))) {
+			g_autofree char *child = g_build_filename(path, name, NULL);
+			if (g_file_test(child, G_FILE_TEST_IS_DIR) && !g_file_test(child, G_FILE_TEST_IS_SYMLINK))
+				remove_tree(child);
+			else
+				remove(child);
+		}
+		g_dir_close(d);
+	}
+	remove(path);
+}
+
+int ms_runner_check(const char *path)
+{
+	g_autoptr(Scenario) scn = load(path, NULL);
+	if (!scn)
+		return 2;
+	gboolean temporary;
+	g_autofree char *dir = make_state_dir(NULL, &temporary);
+	MsSched *s = ms_sched_new(MS_SCHED_VIRTUAL, scn->seed);
+	g_autoptr(GError) err = NULL;
+	MsWorld *w = ms_world_new(scn, s, dir, &err);
+	int rc = 0;
+	if (!w) {
+		fprintf(stderr, "%s\n", err->message);
+		rc = 2;
+	} else {
+		printf("%s: %s: %u hosts, %u users, %u actions, %u expectations: ok\n", path, scn->title,
+		       scn->hosts->len, scn->users->len, scn->actions->len, scn->expects->len);
+	}
+	ms_sched_shutdown(s);
+	ms_world_free(w);
+	ms_sched_free(s);
+	remove_tree(dir);
+	return rc;
+}
+
+int ms_runner_run(const char *path, const MsRunOptions *opts)
+{
+	g_autoptr(Scenario) scn = load(path, opts->has_seed ? (guint64 *)&opts->seed : NULL);
+	if (!scn)
+		return 2;
+	gboolean temporary;
+	g_autofree char *dir = make_state_dir(opts->state_dir, &temporary);
+	if (!dir) {
+		fprintf(stderr, "mailsim: cannot make a state directory\n");
+		return 2;
+	}
+
+	MsSched *s = ms_sched_new(MS_SCHED_VIRTUAL, scn->seed);
+	MsBus *bus = ms_sched_bus(s);
+	g_autoptr(GError) err = NULL;
+	int rc = 0;
+	/* The world is built before anyone watches: filling the account
+	 * database is the teacher's preparation, not part of the lesson. */
+	MsWorld *world = ms_world_new(scn, s, dir, &err);
+	FILE *transcript = NULL;
+	if (opts->transcript_path) {
+		transcript = fopen(opts->transcript_path, "w");
+		if (!transcript) {
+			fprintf(stderr, "mailsim: cannot write %s: %s\n", opts->transcript_path, g_strerror(errno));
+			ms_world_free(world);
+			ms_sched_free(s);
+			return 2;
+		}
+		UiTextOptions to = { .verbose = opts->verbose };
+		ms_bus_add_sink(bus, ui_text_sink_new(transcript, &to));
+	} else if (!opts->quiet) {
+		UiTextOptions to = { .color = opts->color, .verbose = opts->verbose };
+		ms_bus_add_sink(bus, ui_text_sink_new(stdout, &to));
+	}
+	if (opts->events_path) {
+		FILE *f = fopen(opts->events_path, "w");
+		if (!f) {
+			fprintf(stderr, "mailsim: cannot write %s: %s\n", opts->events_path, g_strerror(errno));
+			ms_world_free(world);
+			ms_sched_free(s);
+			return 2;
+		}
+		ms_bus_add_sink(bus, ms_sink_jsonl_new(f, TRUE));
+	}
+	if (opts->extra_sink)
+		ms_bus_add_sink(bus, opts->extra_sink);
+	Runner r = { .scn = scn, .sched = s, .results = g_ptr_array_new_with_free_func(g_free),
+	             .checked = g_hash_table_new(g_direct_hash, g_direct_equal) };
+	r.tracker = tracker_new();
+	ms_bus_add_sink(bus, &r.tracker->base);
+
+	r.world = world;
+	if (!r.world || !ms_world_start(r.world, &err)) {
+		fprintf(stderr, "%s\n", err->message);
+		rc = 2;
+	} else {
+		say(&r, "%s (%s), seed %" G_GUINT64_FORMAT, scn->title, path, scn->seed);
+		ms_task_spawn(s, "script", script_task, &r);
+		ms_sched_run(s, opts->until >= 0 ? opts->until : MS_FOREVER);
+		for (guint i = 0; i < scn->expects->len; i++) {
+			const ScenarioExpect *e = g_ptr_array_index(scn->expects, i);
+			if (!g_hash_table_contains(r.checked, e))
+				record_expect(&r, e);
+		}
+		g_autofree char *end = ui_text_format_time(ms_sched_now(s));
+		ms_world_stop(r.world);
+		ms_bus_flush(bus);
+		printf("\n%s: the run ended at %s of virtual time\n", scn->title, end);
+		for (guint i = 0; i < r.results->len; i++)
+			printf("%s\n", (char *)g_ptr_array_index(r.results, i));
+		printf("expectations: %u passed, %u failed\n", r.results->len - r.failed, r.failed);
+		rc = r.failed ? 1 : 0;
+	}
+	ms_sched_shutdown(s);
+	ms_world_free(r.world);
+	ms_sched_free(s);   /* flushes and closes the sinks */
+	if (transcript)
+		fclose(transcript);
+	g_ptr_array_free(r.results, TRUE);
+	g_hash_table_destroy(r.checked);
+	if (temporary)
+		remove_tree(dir);
+	return rc;
+}

@@ -1,0 +1,473 @@
+/* sim/world.c - from a parsed scenario to running agents.
+ *
+ * The settings of an "on HOST:" block are read here against one table of
+ * known names (Postfix's where Postfix has one), so a typo is an error with
+ * the teacher's file, line and column rather than a silent default.
+ */
+#include "sim/world.h"
+#include "agents/mda/maildir.h"
+
+#include <string.h>
+
+typedef struct {
+	const ScenarioHost *h;
+	MsHost    *host;
+	char      *state_dir;
+	DnsServer *dns;
+	Mta       *mta;
+	Mda       *mda;
+	MsStack   *mda_stack;
+} Node;
+
+struct MsWorld {
+	const Scenario *scn;
+	MsSched   *sched;
+	MsNet     *net;
+	char      *state_dir;
+	GPtrArray *nodes;        /* Node*, in the scenario's host order */
+	const char *dns_address, *dns_name;
+	MsDnsDirectory *dns;     /* which server answers which zone, for every resolver */
+};
+
+/* ---- settings ---------------------------------------------------------- */
+
+typedef enum { SET_STRING, SET_DURATION, SET_SIZE, SET_BOOL, SET_NUMBER } SettingType;
+
+static const struct {
+	const char  *name;
+	SettingType  type;
+	const char  *what;   /* for the teacher reading an error */
+} known_settings[] = {
+	{ "myhostname", SET_STRING, "the name the MTA greets with" },
+	{ "mydestination", SET_STRING, "domains delivered here" },
+	{ "mynetworks", SET_STRING, "trusted client networks" },
+	{ "smtpd_recipient_restrictions", SET_STRING, "the RCPT policy on port 25" },
+	{ "submission_recipient_restrictions", SET_STRING, "the RCPT policy on port 587 (mailsim)" },
+	{ "message_size_limit", SET_NUMBER, "largest message in bytes" },
+	{ "minimal_backoff_time", SET_DURATION, "first retry delay" },
+	{ "maximal_backoff_time", SET_DURATION, "longest retry delay" },
+	{ "maximal_queue_lifetime", SET_DURATION, "when a deferred message bounces" },
+	{ "fsync", SET_BOOL, "sync files before acknowledging (mailsim)" },
+	{ "spam_threshold", SET_NUMBER, "X-Spam score that files into Junk (mailsim)" },
+};
+
+static const ScenarioSetting *find_setting_entry(const Scenario *scn, const char *host, const char *name)
+{
+	for (guint i = 0; i < scn->settings->len; i++) {
+		const ScenarioSetting *s = g_ptr_array_index(scn->settings, i);
+		if (!g_ascii_strcasecmp(s->host, host) && !g_ascii_strcasecmp(s->name, name))
+			return s;
+	}
+	return NULL;
+}
+
+static gboolean check_settings(const Scenario *scn, GError **error)
+{
+	GString *errs = g_string_new(NULL);
+	for (guint i = 0; i < scn->settings->len; i++) {
+		const ScenarioSetting *s = g_ptr_array_index(scn->settings, i);
+		int k = -1;
+		for (guint j = 0; j < G_N_ELEMENTS(known_settings); j++)
+			if (!g_ascii_strcasecmp(known_settings[j].name, s->name))
+				k = (int)j;
+		if (k < 0) {
+			g_string_append_printf(errs, "%s:%u:%u: unknown setting \"%s\"\nhint: mailsim knows:",
+			                       scn->filename, s->line, s->column, s->name);
+			for (guint j = 0; j < G_N_ELEMENTS(known_settings); j++)
+				g_string_append_printf(errs, " %s", known_settings[j].name);
+			g_string_append_c(errs, '\n');
+			continue;
+		}
+		gint64 d;
+		guint64 n;
+		gboolean ok = TRUE;
+		switch (known_settings[k].type) {
+		case SET_DURATION: ok = scenario_parse_duration(s->value, &d); break;
+		case SET_SIZE: ok = scenario_parse_size(s->value, &n); break;
+		case SET_NUMBER: ok = g_ascii_string_to_unsigned(s->value, 10, 0, G_MAXUINT64, &n, NULL) ||
+		                      g_ascii_strtod(s->value, NULL) > 0; break;
+		case SET_BOOL: ok = !g_ascii_strcasecmp(s->value, "yes") || !g_ascii_strcasecmp(s->value, "no"); break;
+		case SET_STRING: break;
+		}
+		if (!ok)
+			g_string_append_printf(errs, "%s:%u:%u: %s wants %s, got \"%s\"\n", scn->filename, s->line,
+			                       s->column, s->name,
+			                       known_settings[k].type == SET_DURATION ? "a duration like 30m or 4h"
+			                       : known_settings[k].type == SET_BOOL ? "yes or no" : "a number",
+			                       s->value);
+	}
+	if (errs->len) {
+		g_string_truncate(errs, errs->len - 1);
+		g_set_error(error, SCENARIO_ERROR, SCENARIO_ERROR_INVALID, "%s", errs->str);
+		g_string_free(errs, TRUE);
+		return FALSE;
+	}
+	g_string_free(errs, TRUE);
+	return TRUE;
+}
+
+static const char *setting(const Scenario *scn, const char *host, const char *name)
+{
+	return scenario_find_setting(scn, host, name);
+}
+
+static gint64 setting_duration(const Scenario *scn, const char *host, const char *name)
+{
+	gint64 d = 0;
+	const char *v = setting(scn, host, name);
+	return v && scenario_parse_duration(v, &d) ? d : 0;
+}
+
+static gboolean setting_bool(const Scenario *scn, const char *host, const char *name, gboolean dflt)
+{
+	const char *v = setting(scn, host, name);
+	return v ? !g_ascii_strcasecmp(v, "yes") : dflt;
+}
+
+/* ---- building ---------------------------------------------------------- */
+
+static Node *node_for(MsWorld *w, const char *host)
+{
+	for (guint i = 0; i < w->nodes->len; i++) {
+		Node *n = g_ptr_array_index(w->nodes, i);
+		if (!g_ascii_strcasecmp(n->h->name, host))
+			return n;
+	}
+	return NULL;
+}
+
+static void node_free(Node *n)
+{
+	mta_free(n->mta);
+	mda_free(n->mda);
+	dns_server_free(n->dns);
+	if (n->mda_stack)
+		ms_stack_unref(n->mda_stack);
+	g_free(n->state_dir);
+	g_free(n);
+}
+
+static gboolean prefix_error(GError **error, const Scenario *scn, guint line)
+{
+	if (error && *error)
+		g_prefix_error(error, "%s:%u: ", scn->filename, line);
+	return FALSE;
+}
+
+static gboolean build_dns(MsWorld *w, GError **error)
+{
+	const Scenario *scn = w->scn;
+	for (guint i = 0; i < w->nodes->len; i++) {
+		Node *n = g_ptr_array_index(w->nodes, i);
+		if (!(n->h->roles & SCENARIO_ROLE_DNS))
+			continue;
+		if (!w->dns_address) {
+			w->dns_address = n->h->address;
+			w->dns_name = n->h->name;
+		}
+		n->dns = dns_server_new(ms_host_stack(n->host), n->h->name);
+		for (guint z = 0; z < scn->zones->len; z++) {
+			const ScenarioZone *zone = g_ptr_array_index(scn->zones, z);
+			if (zone->server && g_ascii_strcasecmp(zone->server, n->h->name))
+				continue;
+			/* dns_zone_parse names the file and line in its errors */
+			if (!dns_server_add_zone_text(n->dns, zone->origin, zone->text, scn->filename,
+			                              zone->text_line, error))
+				return FALSE;
+		}
+		for (guint b = 0; b < scn->dnsbl->len; b++) {
+			const ScenarioDnsblEntry *e = g_ptr_array_index(scn->dnsbl, b);
+			if (e->server && g_ascii_strcasecmp(e->server, n->h->name))
+				continue;
+			Dnsbl *list = dns_server_dnsbl(n->dns, e->zone);
+			if (!list) {
+				list = dnsbl_new(e->zone, error);
+				if (!list)
+					return prefix_error(error, scn, e->line);
+				dns_server_add_dnsbl(n->dns, list);
+			}
+			if (!dnsbl_add(list, e->listed, e->code, e->reason, error))
+				return prefix_error(error, scn, e->line);
+		}
+	}
+	return TRUE;
+}
+
+/* The domains whose mail a host's MTA delivers locally. */
+static char *local_domains(const Scenario *scn, const char *host)
+{
+	GString *s = g_string_new(NULL);
+	for (guint i = 0; i < scn->domains->len; i++) {
+		const ScenarioDomain *d = g_ptr_array_index(scn->domains, i);
+		if (!g_ascii_strcasecmp(d->host, host))
+			g_string_append_printf(s, "%s%s", s->len ? " " : "", d->name);
+	}
+	return g_string_free(s, FALSE);
+}
+
+/* Every agent's resolver knows which host serves which zone, as a
+ * resolver's stub zones would: the blacklist is asked on its own server. */
+static void build_directory(MsWorld *w)
+{
+	const Scenario *scn = w->scn;
+	w->dns = ms_dns_directory_new(w->dns_address ? w->dns_address : "127.0.0.1", DNS_SERVER_PORT, w->dns_name);
+	for (guint z = 0; z < scn->zones->len; z++) {
+		const ScenarioZone *zone = g_ptr_array_index(scn->zones, z);
+		Node *n = zone->server ? node_for(w, zone->server) : NULL;
+		if (n)
+			ms_dns_directory_add(w->dns, zone->origin, n->h->address, n->h->name);
+	}
+	for (guint b = 0; b < scn->dnsbl->len; b++) {
+		const ScenarioDnsblEntry *e = g_ptr_array_index(scn->dnsbl, b);
+		Node *n = e->server ? node_for(w, e->server) : NULL;
+		if (n)
+			ms_dns_directory_add(w->dns, e->zone, n->h->address, n->h->name);
+	}
+}
+
+static gboolean build_mail(MsWorld *w, GError **error)
+{
+	const Scenario *scn = w->scn;
+	for (guint i = 0; i < w->nodes->len; i++) {
+		Node *n = g_ptr_array_index(w->nodes, i);
+		const char *name = n->h->name;
+		gboolean fsync = setting_bool(scn, name, "fsync", FALSE);
+		if (n->h->roles & SCENARIO_ROLE_MDA) {
+			g_autofree char *alias = g_strdup_printf("mda@%s", name);
+			n->mda_stack = ms_host_stack_alias(n->host, alias);
+			const char *thr = setting(scn, name, "spam_threshold");
+			MdaConfig mc = {
+				.hostname = name, .state_dir = n->state_dir, .fsync = fsync,
+				.spam_threshold = thr ? g_ascii_strtod(thr, NULL) : 0,
+				.seed = scn->seed, .epoch_us = MTA_SIM_EPOCH_US,
+			};
+			n->mda = mda_new(n->mda_stack, &mc, error);
+			if (!n->mda)
+				return prefix_error(error, scn, n->h->line);
+		}
+		if (n->h->roles & SCENARIO_ROLE_MTA) {
+			g_autofree char *domains = local_domains(scn, name);
+			g_autofree char *mynetworks = g_strdup_printf("127.0.0.0/8 %s/32", n->h->address);
+			const char *size = setting(scn, name, "message_size_limit");
+			g_autofree char *mda_name = g_strdup_printf("mda@%s", name);
+			MtaConfig mc = {
+				.hostname = setting(scn, name, "myhostname") ? setting(scn, name, "myhostname") : name,
+				.state_dir = n->state_dir, .fsync = fsync,
+				.submission_port = MTA_SUBMISSION_PORT,
+				.mydestination = setting(scn, name, "mydestination") ? setting(scn, name, "mydestination") : domains,
+				.mynetworks = setting(scn, name, "mynetworks") ? setting(scn, name, "mynetworks") : mynetworks,
+				.smtpd_recipient_restrictions = setting(scn, name, "smtpd_recipient_restrictions"),
+				.submission_recipient_restrictions = setting(scn, name, "submission_recipient_restrictions"),
+				.dns = w->dns,
+				.mda_address = n->h->address, .mda_name = mda_name,
+				.retry_min = setting_duration(scn, name, "minimal_backoff_time"),
+				.retry_max = setting_duration(scn, name, "maximal_backoff_time"),
+				.queue_lifetime = setting_duration(scn, name, "maximal_queue_lifetime"),
+				.epoch_us = MTA_SIM_EPOCH_US, .seed = scn->seed,
+				.message_size_limit = size ? g_ascii_strtoull(size, NULL, 10) : 0,
+			};
+			n->mta = mta_new(ms_host_stack(n->host), &mc, error);
+			if (!n->mta) {
+				const ScenarioSetting *s = find_setting_entry(scn, name, "smtpd_recipient_restrictions");
+				return prefix_error(error, scn, s ? s->line : n->h->line);
+			}
+		}
+	}
+
+	/* the accounts, each on the host its domain lives on */
+	for (guint i = 0; i < scn->users->len; i++) {
+		const ScenarioUser *u = g_ptr_array_index(scn->users, i);
+		Node *n = node_for(w, u->host);
+		if (!n || !n->mda || !mda_add_user(n->mda, u->address, u->password, u->quota, error))
+			return prefix_error(error, scn, u->line);
+	}
+	for (guint i = 0; i < scn->aliases->len; i++) {
+		const ScenarioAlias *a = g_ptr_array_index(scn->aliases, i);
+		const char *at = strrchr(a->source, '@');
+		const char *host = at ? ms_world_mail_host(w, at + 1) : NULL;
+		Node *n = host ? node_for(w, host) : NULL;
+		if (!n || !n->mda) {
+			g_set_error(error, SCENARIO_ERROR, SCENARIO_ERROR_INVALID,
+			            "%s:%u: no mail host keeps the domain of %s", scn->filename, a->line, a->source);
+			return FALSE;
+		}
+		for (guint d = 0; d < a->destinations->len; d++)
+			if (!mda_add_alias(n->mda, a->source, g_ptr_array_index(a->destinations, d), error))
+				return prefix_error(error, scn, a->line);
+	}
+	for (guint i = 0; i < scn->sieves->len; i++) {
+		const ScenarioSieve *sv = g_ptr_array_index(scn->sieves, i);
+		const ScenarioUser *u = scenario_find_user(scn, sv->address);
+		Node *n = u ? node_for(w, u->host) : NULL;
+		if (!n || !n->mda || !mda_set_sieve(n->mda, sv->address, sv->text, error))
+			return prefix_error(error, scn, sv->line);
+	}
+	return TRUE;
+}
+
+MsWorld *ms_world_new(const Scenario *scn, MsSched *s, const char *state_dir, GError **error)
+{
+	if (!check_settings(scn, error))
+		return NULL;
+	MsWorld *w = g_new0(MsWorld, 1);
+	w->scn = scn;
+	w->sched = s;
+	w->state_dir = g_strdup(state_dir);
+	w->net = ms_net_new(s);
+	w->nodes = g_ptr_array_new_with_free_func((GDestroyNotify)node_free);
+
+	for (guint i = 0; i < scn->hosts->len; i++) {
+		const ScenarioHost *h = g_ptr_array_index(scn->hosts, i);
+		Node *n = g_new0(Node, 1);
+		n->h = h;
+		n->host = ms_net_add_host(w->net, h->name, h->address, error);
+		g_ptr_array_add(w->nodes, n);
+		if (!n->host) {
+			prefix_error(error, scn, h->line);
+			ms_world_free(w);
+			return NULL;
+		}
+		n->state_dir = g_build_filename(state_dir, h->name, NULL);
+		if (g_mkdir_with_parents(n->state_dir, 0700) != 0) {
+			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "cannot create %s: %s",
+			            n->state_dir, g_strerror(errno));
+			ms_world_free(w);
+			return NULL;
+		}
+	}
+	/* A raw session from an address no host has: a bare machine there, as
+	 * an attacker's would be. */
+	for (guint i = 0; i < scn->actions->len; i++) {
+		const ScenarioAction *a = g_ptr_array_index(scn->actions, i);
+		if (a->kind != SCENARIO_ACTION_RAW_SESSION || a->source_host ||
+		    ms_net_host_by_address(w->net, a->address))
+			continue;
+		g_autofree char *name = g_strdup_printf("client-%s", a->address);
+		if (!ms_net_add_host(w->net, name, a->address, error)) {
+			prefix_error(error, scn, a->line);
+			ms_world_free(w);
+			return NULL;
+		}
+	}
+	for (guint i = 0; i < scn->links->len; i++) {
+		const ScenarioLink *l = g_ptr_array_index(scn->links, i);
+		ms_net_set_link(w->net, l->a, l->b, l->latency_us >= 0 ? l->latency_us : MS_NET_DEFAULT_LATENCY,
+		                l->bandwidth);
+	}
+	for (guint i = 0; i < scn->firewall->len; i++) {
+		const ScenarioFirewallRule *r = g_ptr_array_index(scn->firewall, i);
+		static const MsFwAction actions[] = { MS_FW_ACCEPT, MS_FW_REJECT, MS_FW_DROP };
+		static const MsFwProto protos[] = { MS_FW_ANY, MS_FW_TCP, MS_FW_UDP };
+		Node *n = node_for(w, r->host);
+		if (!n || !ms_host_firewall_add(n->host, actions[r->action], protos[r->proto], (guint16)r->port,
+		                                r->from, error)) {
+			prefix_error(error, scn, r->line);
+			ms_world_free(w);
+			return NULL;
+		}
+	}
+	if (!build_dns(w, error)) {
+		ms_world_free(w);
+		return NULL;
+	}
+	build_directory(w);
+	if (!build_mail(w, error)) {
+		ms_world_free(w);
+		return NULL;
+	}
+	return w;
+}
+
+gboolean ms_world_start(MsWorld *w, GError **error)
+{
+	for (guint i = 0; i < w->nodes->len; i++) {
+		Node *n = g_ptr_array_index(w->nodes, i);
+		if (n->dns && !dns_server_start(n->dns, NULL, DNS_SERVER_PORT, error))
+			return prefix_error(error, w->scn, n->h->line);
+		if (n->mda && !mda_start(n->mda, error))
+			return prefix_error(error, w->scn, n->h->line);
+		if (n->mta && !mta_start(n->mta, error))
+			return prefix_error(error, w->scn, n->h->line);
+	}
+	return TRUE;
+}
+
+void ms_world_stop(MsWorld *w)
+{
+	for (guint i = 0; i < w->nodes->len; i++) {
+		Node *n = g_ptr_array_index(w->nodes, i);
+		if (n->mta)
+			mta_stop(n->mta);
+		if (n->mda)
+			mda_stop(n->mda);
+		if (n->dns)
+			dns_server_stop(n->dns);
+	}
+}
+
+void ms_world_free(MsWorld *w)
+{
+	if (!w)
+		return;
+	g_ptr_array_free(w->nodes, TRUE);
+	if (w->dns)
+		ms_dns_directory_unref(w->dns);
+	ms_net_free(w->net);
+	g_free(w->state_dir);
+	g_free(w);
+}
+
+MsNet *ms_world_net(MsWorld *w) { return w->net; }
+const Scenario *ms_world_scenario(MsWorld *w) { return w->scn; }
+const char *ms_world_state_dir(MsWorld *w) { return w->state_dir; }
+const char *ms_world_dns_address(MsWorld *w) { return w->dns_address; }
+const char *ms_world_dns_name(MsWorld *w) { return w->dns_name; }
+MsDnsDirectory *ms_world_dns_directory(MsWorld *w) { return w->dns; }
+
+Mta *ms_world_mta(MsWorld *w, const char *host)
+{
+	Node *n = node_for(w, host);
+	return n ? n->mta : NULL;
+}
+
+Mda *ms_world_mda(MsWorld *w, const char *host)
+{
+	Node *n = node_for(w, host);
+	return n ? n->mda : NULL;
+}
+
+DnsServer *ms_world_dns_for(MsWorld *w, const char *name)
+{
+	for (guint i = 0; i < w->nodes->len; i++) {
+		Node *n = g_ptr_array_index(w->nodes, i);
+		if (n->dns && dns_zone_set_find(dns_server_zones(n->dns), name))
+			return n->dns;
+	}
+	return NULL;
+}
+
+const char *ms_world_mail_host(MsWorld *w, const char *domain)
+{
+	const ScenarioDomain *d = scenario_find_domain(w->scn, domain);
+	return d ? d->host : NULL;
+}
+
+char *ms_world_maildir(MsWorld *w, const char *address, GError **error)
+{
+	const ScenarioUser *u = scenario_find_user(w->scn, address);
+	if (!u) {
+		g_set_error(error, SCENARIO_ERROR, SCENARIO_ERROR_INVALID, "%s is no user of this world", address);
+		return NULL;
+	}
+	Node *n = node_for(w, u->host);
+	g_autofree char *mail = g_build_filename(n->state_dir, "mail", NULL);
+	return maildir_user_root(mail, address, error);
+}
+
+gboolean ms_world_client_action(MsWorld *w, const ScenarioAction *a, GError **error)
+{
+	g_set_error(error, SCENARIO_ERROR, SCENARIO_ERROR_INVALID,
+	            "%s:%u: \"%s\" needs a mail client (MUA) agent, which this build does not have yet",
+	            w->scn->filename, a->line, a->text);
+	return FALSE;
+}

@@ -28,15 +28,16 @@ say = $(if $(V),,@printf '  %-6s %s\n' $(1) $(2);)
 LIB_SRC := $(shell find sim net agents ui -name '*.c' ! -path sim/main.c ! -name 'fuzz_*' 2>/dev/null | sort)
 TEST_SRC := $(shell find tests -name 'test_*.c' 2>/dev/null | sort)
 
-OBJ      := $(LIB_SRC:%.c=build/obj/%.o)
-ASAN_OBJ := $(LIB_SRC:%.c=build/asan/obj/%.o)
+SCENARIOS := $(sort $(wildcard scenarios/*.scn))
+OBJ      := $(LIB_SRC:%.c=build/obj/%.o) build/obj/gen/embedded.o
+ASAN_OBJ := $(LIB_SRC:%.c=build/asan/obj/%.o) build/asan/obj/gen/embedded.o
 TESTS      := $(TEST_SRC:%.c=build/%)
 ASAN_TESTS := $(TEST_SRC:%.c=build/asan/%)
 
 # libFuzzer targets, built with clang against a fuzz-instrumented library.
 FUZZ_SRC  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
-FUZZ_OBJ  := $(LIB_SRC:%.c=build/fuzz/obj/%.o)
+FUZZ_OBJ  := $(LIB_SRC:%.c=build/fuzz/obj/%.o) build/fuzz/obj/gen/embedded.o
 FUZZ_CC   := clang
 FUZZ_FLAGS := -g -O1 -fno-omit-frame-pointer -Wall -Wno-unused-parameter
 FUZZ_SMOKE_SECONDS ?= 3
@@ -58,6 +59,23 @@ build/libmailsim.a: $(OBJ)
 build/asan/libmailsim.a: $(ASAN_OBJ)
 	@rm -f $@
 	$(call say,AR,$@)ar rcs $@ $^
+
+# The built-in scenarios, compiled in (mailsim runs the course from anywhere).
+build/gen/embedded.c: $(SCENARIOS) tools/embed.sh
+	@mkdir -p $(@D)
+	$(call say,EMBED,$@)sh tools/embed.sh $@ $(SCENARIOS)
+
+build/obj/gen/%.o: build/gen/%.c
+	@mkdir -p $(@D)
+	$(call say,CC,$<)$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -c -o $@ $<
+
+build/asan/obj/gen/%.o: build/gen/%.c
+	@mkdir -p $(@D)
+	$(call say,CC-SAN,$<)$(CC) $(CPPFLAGS) $(WARN) -O1 -g $(SAN) -c -o $@ $<
+
+build/fuzz/obj/gen/%.o: build/gen/%.c
+	@mkdir -p $(@D)
+	$(call say,CC-FUZ,$<)$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link,address,undefined -c -o $@ $<
 
 build/obj/%.o: %.c
 	@mkdir -p $(@D)

@@ -8,6 +8,7 @@
  * stream showed.
  */
 #include "sim/runner.h"
+#include "sim/builtin.h"
 #include "sim/world.h"
 #include "agents/common/rfc5322.h"
 #include "agents/mda/maildir.h"
@@ -369,10 +370,21 @@ static void script_task(gpointer data)
 
 /* ---- entry points ------------------------------------------------------ */
 
+/* A file, or "builtin:NAME" for a scenario compiled into mailsim. */
 static Scenario *load(const char *path, guint64 *seed_override)
 {
 	g_autoptr(GError) err = NULL;
-	Scenario *scn = scenario_load_file(path, &err);
+	Scenario *scn;
+	if (g_str_has_prefix(path, "builtin:")) {
+		const char *text = ms_builtin_scenario(path + 8);
+		if (!text) {
+			fprintf(stderr, "mailsim: no built-in scenario \"%s\"\n", path + 8);
+			return NULL;
+		}
+		scn = scenario_parse(text, -1, path + 8, &err);
+	} else {
+		scn = scenario_load_file(path, &err);
+	}
 	if (!scn) {
 		fprintf(stderr, "%s\n", err->message);
 		return NULL;

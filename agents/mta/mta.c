@@ -520,23 +520,27 @@ static void deliver_remote(Mta *mta, MsResolver *res, const char *domain, const 
 	GString *tried = g_string_new(NULL);
 	for (guint i = 0; st == MS_DNS_OK && !done && i < mx->len; i++) {
 		MsMxHost *h = g_ptr_array_index(mx, i);
+		/* events name hosts as the network does: without the root's dot */
+		g_autofree char *name = g_strdup(h->host);
+		if (name[0] && name[strlen(name) - 1] == '.')
+			name[strlen(name) - 1] = '\0';
 		g_autoptr(GPtrArray) addrs = NULL;
 		g_autoptr(GError) aerr = NULL;
 		if (ms_resolver_addresses(res, h->host, STEP_ROUTE, &addrs, &aerr) != MS_DNS_OK) {
-			g_string_append_printf(tried, "%s%s: no address", tried->len ? "; " : "", h->host);
+			g_string_append_printf(tried, "%s%s: no address", tried->len ? "; " : "", name);
 			continue;
 		}
 		for (guint j = 0; !done && j < addrs->len; j++) {
 			const char *addr = g_ptr_array_index(addrs, j);
-			note(mta, MS_EV_STEP, h->host, "smtp", STEP_RELAY, "relay to %s (MX %u, %s) on port %u",
-			     h->host, h->preference, addr, MTA_SMTP_PORT);
+			note(mta, MS_EV_STEP, name, "smtp", STEP_RELAY, "relay to %s (MX %u, %s) on port %u",
+			     name, h->preference, addr, MTA_SMTP_PORT);
 			g_autoptr(GError) cerr = NULL;
 			done = deliver_to(mta, addr, MTA_SMTP_PORT, SMTP_CLIENT_MODE_SMTP, STEP_RELAY, e, msg,
 			                  outcomes, &cerr);
 			if (!done) {
-				g_string_append_printf(tried, "%s%s[%s]: %s", tried->len ? "; " : "", h->host, addr,
+				g_string_append_printf(tried, "%s%s[%s]: %s", tried->len ? "; " : "", name, addr,
 				                       cerr ? cerr->message : "failed");
-				note(mta, MS_EV_ERROR, h->host, "smtp", STEP_RELAY, "%s[%s] failed: %s%s", h->host, addr,
+				note(mta, MS_EV_ERROR, name, "smtp", STEP_RELAY, "%s[%s] failed: %s%s", name, addr,
 				     cerr ? cerr->message : "no answer",
 				     i + 1 < mx->len || j + 1 < addrs->len ? "; trying the next exchanger" : "");
 			}

@@ -331,6 +331,7 @@ START_TEST(test_directory_asks_each_zone_its_server)
 	MsSched *s = ms_sched_new(MS_SCHED_VIRTUAL, 1);
 	ToLog *tl = g_new0(ToLog, 1);
 	tl->base.write = remember_to;
+	tl->base.destroy = (void (*)(MsSink *))g_free;   /* the log string is ours */
 	tl->log = g_string_new("");
 	GString *log = tl->log;
 	ms_bus_add_sink(ms_sched_bus(s), &tl->base);

@@ -273,6 +273,7 @@ static void cmd_auth(SmtpSession *s, const SmtpCommand *cmd)
 		return;
 	}
 	stage(s, SMTP_STAGE_AUTH);
+	flush(s);   /* the check goes over the network: show the replies so far first */
 	if (s->hooks->auth && s->hooks->auth(s->ud, s, user, password)) {
 		s->auth_user = g_steal_pointer(&user);
 		stage(s, SMTP_STAGE_AUTH);

@@ -8,16 +8,20 @@
 int ms_cmd_netdemo(int argc, char **argv);
 int ms_cmd_dns(int argc, char **argv);
 int ms_cmd_run(int argc, char **argv);
+int ms_cmd_serve(int argc, char **argv);
 int ms_cmd_check(int argc, char **argv);
 int ms_cmd_accounts(int argc, char **argv);
 int ms_cmd_mda(int argc, char **argv);
+int ms_cmd_mra(int argc, char **argv);
 
 const MsCommand ms_commands[] = {
 	{ "accounts", "add, delete and list users and aliases in the account database", ms_cmd_accounts },
 	{ "run", "run a scenario and check its expectations (mailsim run scenarios/X.scn)", ms_cmd_run },
 	{ "check", "check a scenario file without running it", ms_cmd_check },
+	{ "serve", "the course's mail system on real sockets, for real clients", ms_cmd_serve },
 	{ "dns", "serve DNS zones and blacklists on real sockets (dig can ask)", ms_cmd_dns },
 	{ "mda", "the MDA (LMTP, account service) on real sockets", ms_cmd_mda },
+	{ "mra", "the MRA (IMAP, POP3) on real sockets: Thunderbird, curl and imaplib can read mail", ms_cmd_mra },
 	{ "netdemo", "a two-host exchange on the simulated network, as text", ms_cmd_netdemo },
 	{ NULL, NULL, NULL },
 };

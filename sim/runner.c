@@ -537,6 +537,8 @@ int ms_runner_run(const char *path, const MsRunOptions *opts)
 	} else {
 		say(&r, "%s (%s), seed %" G_GUINT64_FORMAT, scn->title, path, scn->seed);
 		ms_task_spawn(s, "script", script_task, &r);
+		if (opts->attach)
+			opts->attach(opts->front_data, s, scn);
 		ms_sched_run(s, opts->until >= 0 ? opts->until : MS_FOREVER);
 		for (guint i = 0; i < scn->expects->len; i++) {
 			const ScenarioExpect *e = g_ptr_array_index(scn->expects, i);
@@ -546,10 +548,15 @@ int ms_runner_run(const char *path, const MsRunOptions *opts)
 		g_autofree char *end = ui_text_format_time(ms_sched_now(s));
 		ms_world_stop(r.world);
 		ms_bus_flush(bus);
-		printf("\n%s: the run ended at %s of virtual time\n", scn->title, end);
+		GString *verdict = g_string_new(NULL);
+		g_string_append_printf(verdict, "%s: the run ended at %s of virtual time\n", scn->title, end);
 		for (guint i = 0; i < r.results->len; i++)
-			printf("%s\n", (char *)g_ptr_array_index(r.results, i));
-		printf("expectations: %u passed, %u failed\n", r.results->len - r.failed, r.failed);
+			g_string_append_printf(verdict, "%s\n", (char *)g_ptr_array_index(r.results, i));
+		g_string_append_printf(verdict, "expectations: %u passed, %u failed\n", r.results->len - r.failed, r.failed);
+		if (opts->finish)
+			opts->finish(opts->front_data, verdict->str);
+		printf("\n%s", verdict->str);
+		g_string_free(verdict, TRUE);
 		rc = r.failed ? 1 : 0;
 	}
 	ms_sched_shutdown(s);

@@ -6,7 +6,8 @@
 #pragma once
 
 #include <glib.h>
-#include "sim/kernel/bus.h"
+#include "sim/kernel/sched.h"
+#include "sim/scenario.h"
 
 typedef struct {
 	gboolean     has_seed;
@@ -19,6 +20,13 @@ typedef struct {
 	gint64       until;         /* stop the clock here; -1: run until the world is quiet */
 	const char  *state_dir;     /* NULL: a fresh temporary directory, removed afterwards */
 	MsSink      *extra_sink;    /* another reader of the stream (the UI), or NULL; taken */
+	/* A front end (the classroom view) that wants the running world: called
+	 * on the main thread once the world is built and started, before the
+	 * clock runs (it may close the scheduler's gate for step mode), and
+	 * after the run with the verdict text, to wait for the user. */
+	void       (*attach)(gpointer data, MsSched *s, const Scenario *scn);
+	void       (*finish)(gpointer data, const char *verdict);
+	gpointer     front_data;
 } MsRunOptions;
 
 /* Parse, build, run, check.  Returns the process exit code: 0 every

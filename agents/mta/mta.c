@@ -287,6 +287,14 @@ static gboolean hook_data(gpointer ud, SmtpSession *ss, GString *message, SmtpVe
 	Session *s = ud;
 	Mta *mta = s->mta;
 	g_autofree char *id = new_id(mta);
+	/* ids repeat across restarts of a seeded run: never take one that a
+	 * recovered message still holds */
+	g_mutex_lock(&mta->qlock);
+	for (guint tries = 0; tries < 100 && mta_queue_lookup(mta->queue, id); tries++) {
+		g_free(id);
+		id = new_id(mta);
+	}
+	g_mutex_unlock(&mta->qlock);
 	prepend_received(s, ss, id, message);
 
 	GPtrArray *paths = smtp_session_recipients(ss);

@@ -1,0 +1,196 @@
+/* sim/cmd_serve.c - `mailsim serve`: the course's mail system on real sockets.
+ *
+ * One machine plays every server of the course for real clients (swaks,
+ * curl, Thunderbird, Python's smtplib/imaplib/poplib, dig): DNS, the MTA
+ * (SMTP and submission), the MDA (LMTP, account service) and the MRA (IMAP,
+ * POP3), all on 127.0.0.1 by default, with the live events on stdout.
+ */
+#include "agents/dns/dns_server.h"
+#include "agents/mda/mda.h"
+#include "agents/mra/mra.h"
+#include "agents/mta/mta.h"
+#include "net/realnet.h"
+#include "net/resolver.h"
+#include "sim/signals.h"
+#include "ui/text.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#define SERVE_DEMO_PASSWORD "secret"
+
+typedef struct {
+	gint smtp, submission, imap, pop3, dns, lmtp, auth;
+} Ports;
+
+static const char *const demo_users[] = { "alice@example.org", "bob@example.org" };
+
+/* The course's two domains, both served here: every name points at us. */
+static char *zone_text(const char *domain, const char *addr)
+{
+	return g_strdup_printf("$ORIGIN %s.\n$TTL 300\n"
+	                       "@            MX 10 mail\n"
+	                       "mail         A  %s\n"
+	                       "imap         A  %s\n"
+	                       "smtp         A  %s\n"
+	                       "autoconfig   A  %s\n"
+	                       "autodiscover A  %s\n"
+	                       "@            TXT \"v=spf1 mx -all\"\n",
+	                       domain, addr, addr, addr, addr, addr);
+}
+
+int ms_cmd_serve(int argc, char **argv)
+{
+	char *state = NULL, *listen = NULL;
+	Ports p = { 2525, 2587, 2143, 2110, 5353, 2424, 2345 };
+	gboolean demo = FALSE, no_demo = FALSE, fsync_off = FALSE;
+	GOptionEntry entries[] = {
+		{ "state", 0, 0, G_OPTION_ARG_FILENAME, &state, "Where queue, accounts and Maildirs live (./mailsim-data)", "DIR" },
+		{ "listen", 'l', 0, G_OPTION_ARG_STRING, &listen, "Address to listen on (127.0.0.1)", "ADDR" },
+		{ "smtp-port", 0, 0, G_OPTION_ARG_INT, &p.smtp, "SMTP between servers (2525)", "N" },
+		{ "submission-port", 0, 0, G_OPTION_ARG_INT, &p.submission, "Submission with AUTH (2587)", "N" },
+		{ "imap-port", 0, 0, G_OPTION_ARG_INT, &p.imap, "IMAP (2143)", "N" },
+		{ "pop3-port", 0, 0, G_OPTION_ARG_INT, &p.pop3, "POP3 (2110)", "N" },
+		{ "dns-port", 0, 0, G_OPTION_ARG_INT, &p.dns, "DNS, UDP and TCP (5353)", "N" },
+		{ "lmtp-port", 0, 0, G_OPTION_ARG_INT, &p.lmtp, "LMTP, MTA to MDA (2424)", "N" },
+		{ "auth-port", 0, 0, G_OPTION_ARG_INT, &p.auth, "The MDA's account service (2345)", "N" },
+		{ "demo-accounts", 0, 0, G_OPTION_ARG_NONE, &demo, "Create the demo accounts even beyond loopback", NULL },
+		{ "no-demo-accounts", 0, 0, G_OPTION_ARG_NONE, &no_demo, "Do not create the demo accounts", NULL },
+		{ "no-fsync", 0, 0, G_OPTION_ARG_NONE, &fsync_off, "Do not sync files before acknowledging (faster, unsafe)", NULL },
+		{ NULL },
+	};
+	g_autoptr(GOptionContext) ctx = g_option_context_new("- the course's mail system on real sockets");
+	g_option_context_add_main_entries(ctx, entries, NULL);
+	g_option_context_set_description(ctx,
+		"Try it:\n"
+		"  swaks --server 127.0.0.1:2587 --auth-user alice@example.org --auth-password secret \\\n"
+		"        --from alice@example.org --to bob@example.org\n"
+		"  curl imap://127.0.0.1:2143/INBOX -u bob@example.org:secret\n"
+		"  dig @127.0.0.1 -p 5353 example.org MX");
+	g_autoptr(GError) error = NULL;
+	if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
+		fprintf(stderr, "mailsim serve: %s\n", error->message);
+		return 2;
+	}
+	gint *all[] = { &p.smtp, &p.submission, &p.imap, &p.pop3, &p.dns, &p.lmtp, &p.auth };
+	for (guint i = 0; i < G_N_ELEMENTS(all); i++)
+		if (*all[i] < 0 || *all[i] > 65535) {
+			fprintf(stderr, "mailsim serve: ports are 0..65535\n");
+			return 2;
+		}
+	const char *addr = listen ? listen : "127.0.0.1";
+	const char *dir = state ? state : "./mailsim-data";
+	gboolean loopback = g_str_has_prefix(addr, "127.") || !strcmp(addr, "::1");
+	/* Known passwords on a network others reach would be an open door. */
+	gboolean make_demo = !no_demo && (loopback || demo);
+
+	/* Real time, real randomness: queue ids and Message-IDs must not repeat
+	 * after a restart, as a seeded simulation's would. */
+	guint64 seed = (guint64)g_get_real_time();
+	MsSched *s = ms_sched_new(MS_SCHED_REAL, seed);
+	UiTextOptions topts = { .color = isatty(STDOUT_FILENO) };
+	ms_bus_add_sink(ms_sched_bus(s), ui_text_sink_new(stdout, &topts));
+	MsStack *st = ms_realnet_stack_new(s, "mailsim", addr);
+	MsStack *mda_st = ms_realnet_stack_new(s, "mda", addr);
+	MsStack *mra_st = ms_realnet_stack_new(s, "mra", addr);
+	MsStack *dns_st = ms_realnet_stack_new(s, "dns", addr);
+	int rc = 0;
+	DnsServer *dns = NULL;
+	Mda *mda = NULL;
+	Mta *mta = NULL;
+	Mra *mra = NULL;
+	GThread *sig = NULL;
+	MsDnsDirectory *dirdns = NULL;
+
+	if (g_mkdir_with_parents(dir, 0700) != 0) {
+		fprintf(stderr, "mailsim serve: cannot create %s\n", dir);
+		rc = 2;
+		goto out;
+	}
+	dns = dns_server_new(dns_st, "dns");
+	dns_server_set_log_queries(dns, TRUE);
+	for (guint i = 0; i < 2; i++) {
+		const char *domain = i ? "example.com" : "example.org";
+		g_autofree char *z = zone_text(domain, addr);
+		if (!dns_server_add_zone_text(dns, domain, z, domain, 1, &error))
+			goto fail;
+	}
+	dirdns = ms_dns_directory_new(addr, (guint16)p.dns, "dns");
+
+	MdaConfig dc = { .hostname = "mail.example.org", .state_dir = dir, .lmtp_port = (guint16)p.lmtp,
+	                 .authsvc_port = (guint16)p.auth, .fsync = !fsync_off, .seed = seed,
+	                 .epoch_us = g_get_real_time() - ms_sched_now(s),
+	                 .mta_port = (guint16)p.smtp };
+	mda = mda_new(mda_st, &dc, &error);
+	if (!mda)
+		goto fail;
+	if (make_demo)
+		for (guint i = 0; i < G_N_ELEMENTS(demo_users); i++)
+			if (!mda_add_user(mda, demo_users[i], SERVE_DEMO_PASSWORD, 0, NULL))
+				g_debug("%s already exists", demo_users[i]);   /* a state dir kept from last time */
+
+	MtaConfig mc = { .hostname = "mail.example.org", .state_dir = dir, .fsync = !fsync_off,
+	                 .smtp_port = (guint16)p.smtp, .submission_port = (guint16)p.submission,
+	                 .mydestination = "example.org example.com", .mynetworks = "127.0.0.1/32",
+	                 .dns = dirdns, .mda_address = addr, .lmtp_port = (guint16)p.lmtp,
+	                 .authsvc_port = (guint16)p.auth, .mda_name = "mda", .seed = seed,
+	                 .epoch_us = dc.epoch_us };
+	mta = mta_new(st, &mc, &error);
+	if (!mta)
+		goto fail;
+	MraConfig rc_ = { .hostname = "mail.example.org", .state_dir = dir, .imap_port = (guint16)p.imap,
+	                  .pop3_port = (guint16)p.pop3, .authsvc_address = addr,
+	                  .authsvc_port = (guint16)p.auth, .fsync = !fsync_off, .seed = seed,
+	                  .epoch_us = dc.epoch_us };
+	mra = mra_new(mra_st, &rc_, &error);
+	if (!mra)
+		goto fail;
+
+	sig = ms_signals_watch(s);
+	if (!dns_server_start(dns, addr, (guint16)p.dns, &error) || !mda_start(mda, &error) ||
+	    !mta_start(mta, &error) || !mra_start(mra, &error))
+		goto fail;
+	printf("mailsim serve: the course's mail system on %s (state in %s)\n"
+	       "  SMTP %u, submission %u, IMAP %u, POP3 %u, DNS %u (UDP+TCP), LMTP %u, account service %u\n",
+	       addr, dir, mta_smtp_port(mta), mta_submission_port(mta), (guint)p.imap, (guint)p.pop3,
+	       dns_server_udp_port(dns), mda_lmtp_port(mda), mda_authsvc_port(mda));
+	if (make_demo)
+		printf("  demo accounts: alice@example.org and bob@example.org, password \"%s\"\n", SERVE_DEMO_PASSWORD);
+	else
+		printf("  no demo accounts (listening beyond loopback); add users with: mailsim accounts --state %s add …\n", dir);
+	printf("  plaintext AUTH is allowed: STARTTLS is not offered yet\n  Ctrl-C stops.\n");
+	fflush(stdout);
+	ms_sched_run(s, MS_FOREVER);
+	printf("mailsim serve: stopping; the queue stays in %s\n", dir);
+	goto out;
+
+fail:
+	fprintf(stderr, "mailsim serve: %s\n", error ? error->message : "failed");
+	rc = 1;
+out:
+	if (mta)
+		mta_stop(mta);
+	if (mra)
+		mra_stop(mra);
+	if (mda)
+		mda_stop(mda);
+	if (dns)
+		dns_server_stop(dns);
+	ms_sched_shutdown(s);
+	ms_signals_finish(sig);
+	mta_free(mta);
+	mra_free(mra);
+	mda_free(mda);
+	dns_server_free(dns);
+	if (dirdns)
+		ms_dns_directory_unref(dirdns);
+	ms_stack_unref(st);
+	ms_stack_unref(mda_st);
+	ms_stack_unref(mra_st);
+	ms_stack_unref(dns_st);
+	ms_sched_free(s);
+	g_free(state);
+	g_free(listen);
+	return rc;
+}

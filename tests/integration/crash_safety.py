@@ -1,0 +1,115 @@
+#!/usr/bin/env python3
+# tests/integration/crash_safety.py - nothing acknowledged is lost: messages
+# are submitted to `mailsim serve` (fsync on) and the process is killed with
+# SIGKILL right after a 250, five times, restarting on the same state
+# directory each time.  At the end every message that got a 250 is in the
+# Maildir exactly once (counted by Message-ID).
+import os
+import random
+import shutil
+import signal
+import smtplib
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+os.chdir(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+MAILSIM = os.environ.get("MAILSIM", "./mailsim")
+PASSED = FAILED = 0
+ROUNDS = 5
+
+
+def check(ok, what):
+    global PASSED, FAILED
+    PASSED, FAILED = (PASSED + 1, FAILED) if ok else (PASSED, FAILED + 1)
+    print(("PASS: " if ok else "FAIL: ") + what)
+    return ok
+
+
+def free_ports(n):
+    socks = [socket.socket() for _ in range(n)]
+    for s in socks:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+state = tempfile.mkdtemp(prefix="mailsim-crash-")
+ports = free_ports(7)
+args = [MAILSIM, "serve", "--state", state]
+for name, port in zip(["smtp", "submission", "imap", "pop3", "dns", "lmtp", "auth"], ports):
+    args += ["--%s-port" % name, str(port)]
+smtp_port = ports[0]
+
+
+def start():
+    log = open(os.path.join(state, "serve.log"), "a")
+    p = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+    end = time.time() + 10
+    while time.time() < end:
+        try:
+            socket.create_connection(("127.0.0.1", smtp_port), timeout=0.2).close()
+            return p
+        except OSError:
+            time.sleep(0.05)
+    return p
+
+
+def delivered_ids():
+    ids = []
+    for sub in ("new", "cur"):
+        d = os.path.join(state, "mail", "example.org", "bob", sub)
+        if not os.path.isdir(d):
+            continue
+        for f in os.listdir(d):
+            with open(os.path.join(d, f), "rb") as fh:
+                for line in fh.read().split(b"\r\n"):
+                    if line.lower().startswith(b"message-id:"):
+                        ids.append(line.split(b":", 1)[1].strip().decode())
+                        break
+    return ids
+
+
+acked = []
+rng = random.Random(1)
+for rnd in range(ROUNDS):
+    p = start()
+    n = rng.randint(5, 20)
+    try:
+        with smtplib.SMTP("127.0.0.1", smtp_port, timeout=10) as s:
+            for i in range(n):
+                mid = "<crash-%d-%d@client.test>" % (rnd, i)
+                msg = ("From: a@client.test\r\nTo: bob@example.org\r\nSubject: crash %d/%d\r\n"
+                       "Message-ID: %s\r\n\r\nbody %d\r\n" % (rnd, i, mid, i))
+                s.sendmail("a@client.test", ["bob@example.org"], msg.encode())
+                acked.append(mid)   # only after the 250
+    except (smtplib.SMTPException, OSError) as e:
+        print("note: round %d: %s" % (rnd, e))
+    # kill -9 right after the last 250, while deliveries are still under way
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+
+# a last start without a crash lets the recovered queue drain
+p = start()
+end = time.time() + 20
+while time.time() < end and len(set(delivered_ids())) < len(acked):
+    time.sleep(0.2)
+time.sleep(1)
+p.send_signal(signal.SIGTERM)
+p.wait(timeout=15)
+
+ids = delivered_ids()
+lost = [m for m in acked if m not in ids]
+dups = sorted({m for m in ids if ids.count(m) > 1})
+check(len(acked) > 0, "%d messages were acknowledged over %d kill -9 rounds" % (len(acked), ROUNDS))
+check(not lost, "lost: %d (every acknowledged message is in the Maildir)" % len(lost))
+check(not dups, "duplicated: %d" % len(dups))
+if lost:
+    print("lost:", lost[:5])
+shutil.rmtree(state, ignore_errors=True)
+print("%d passed, %d failed" % (PASSED, FAILED))
+sys.exit(1 if FAILED else 0)

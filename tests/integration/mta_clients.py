@@ -1,0 +1,187 @@
+#!/usr/bin/env python3
+# tests/integration/mta_clients.py - `mailsim serve` on real sockets, driven
+# by real SMTP clients: Python's smtplib and swaks.  Submission with AUTH
+# PLAIN and LOGIN, wrong passwords, unknown users, no open relay, pipelining,
+# the smuggling defence, and the files that land in the Maildir.
+import os
+import shutil
+import signal
+import smtplib
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+os.chdir(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+MAILSIM = os.environ.get("MAILSIM", "./mailsim")
+PASSED = FAILED = 0
+
+
+def check(ok, what):
+    global PASSED, FAILED
+    if ok:
+        PASSED += 1
+        print("PASS: " + what)
+    else:
+        FAILED += 1
+        print("FAIL: " + what)
+    return ok
+
+
+def free_ports(n):
+    socks, ports = [], []
+    for _ in range(n):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        socks.append(s)
+        ports.append(s.getsockname()[1])
+    for s in socks:
+        s.close()
+    return ports
+
+
+def inbox(state, user, domain="example.org"):
+    files = []
+    for sub in ("new", "cur"):
+        d = os.path.join(state, "mail", domain, user, sub)
+        if os.path.isdir(d):
+            files += [os.path.join(d, f) for f in sorted(os.listdir(d))]
+    return files
+
+
+def wait_for(pred, seconds=10):
+    end = time.time() + seconds
+    while time.time() < end:
+        if pred():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def message(subject, body="Hello from the test.\r\n"):
+    return ("From: Alice <alice@example.org>\r\nTo: Bob <bob@example.org>\r\n"
+            "Subject: %s\r\n\r\n%s" % (subject, body)).encode()
+
+
+state = tempfile.mkdtemp(prefix="mailsim-mta-")
+smtp, sub, imap, pop3, dns, lmtp, auth = free_ports(7)
+log = open(os.path.join(state, "serve.log"), "w")
+proc = subprocess.Popen([MAILSIM, "serve", "--state", state, "--no-fsync",
+                         "--smtp-port", str(smtp), "--submission-port", str(sub),
+                         "--imap-port", str(imap), "--pop3-port", str(pop3), "--dns-port", str(dns),
+                         "--lmtp-port", str(lmtp), "--auth-port", str(auth)],
+                        stdout=log, stderr=subprocess.STDOUT)
+try:
+    def listening():
+        try:
+            socket.create_connection(("127.0.0.1", sub), timeout=0.2).close()
+            return True
+        except OSError:
+            return False
+    check(wait_for(listening), "mailsim serve listens on the submission port")
+
+    # submission with AUTH PLAIN (smtplib prefers PLAIN among what we offer)
+    with smtplib.SMTP("127.0.0.1", sub, timeout=10) as s:
+        code, ehlo = s.ehlo("client.test")
+        check(b"AUTH PLAIN LOGIN" in ehlo and b"PIPELINING" in ehlo, "EHLO offers AUTH PLAIN LOGIN and PIPELINING")
+        s.login("alice@example.org", "secret")
+        refused = s.sendmail("alice@example.org", ["bob@example.org"], message("plain auth"))
+        check(refused == {}, "smtplib: AUTH PLAIN, then the message is accepted")
+    check(wait_for(lambda: len(inbox(state, "bob")) == 1), "the message reaches bob's Maildir")
+    data = open(inbox(state, "bob")[0], "rb").read() if inbox(state, "bob") else b""
+    check(b"Subject: plain auth" in data and b"with ESMTPA" in data and b"Message-ID: <" in data,
+          "the delivered file has the Received (ESMTPA) line and a Message-ID added on submission")
+    check(data.endswith(b"Hello from the test.\r\n"), "the body arrives byte for byte")
+
+    # AUTH LOGIN
+    with smtplib.SMTP("127.0.0.1", sub, timeout=10) as s:
+        s.ehlo("client.test")
+        code, _ = s.auth("LOGIN", s.auth_login, initial_response_ok=False) if False else (None, None)
+        s.user, s.password = "alice@example.org", "secret"
+        code, _ = s.auth("LOGIN", s.auth_login, initial_response_ok=False)
+        check(code == 235, "smtplib: AUTH LOGIN succeeds (235)")
+
+    # a wrong password: 535, after the account service's delay
+    t0 = time.time()
+    try:
+        with smtplib.SMTP("127.0.0.1", sub, timeout=15) as s:
+            s.login("alice@example.org", "guess")
+        check(False, "a wrong password is refused")
+    except smtplib.SMTPAuthenticationError as e:
+        check(e.smtp_code == 535, "a wrong password is refused with 535")
+        check(time.time() - t0 >= 1.5, "and the refusal is slowed down")
+
+    # submission without logging in may not relay
+    with smtplib.SMTP("127.0.0.1", sub, timeout=10) as s:
+        try:
+            s.sendmail("alice@example.org", ["someone@elsewhere.test"], message("relay"))
+            check(False, "submission without AUTH is refused")
+        except smtplib.SMTPRecipientsRefused as e:
+            code = e.recipients["someone@elsewhere.test"][0]
+            check(code == 554, "submission without AUTH is refused (554)")
+
+    # port 25: an unknown local user is refused while connected
+    with smtplib.SMTP("127.0.0.1", smtp, timeout=10) as s:
+        try:
+            s.sendmail("x@client.test", ["nobody@example.org"], message("nobody"))
+            check(False, "an unknown user is refused")
+        except smtplib.SMTPRecipientsRefused as e:
+            code, text = e.recipients["nobody@example.org"]
+            check(code == 550 and b"5.1.1" in text, "an unknown user is refused with 550 5.1.1")
+
+    # swaks, pipelined, AUTH LOGIN
+    before = len(inbox(state, "bob"))
+    r = subprocess.run(["swaks", "--server", "127.0.0.1:%d" % sub, "--auth", "LOGIN",
+                        "--auth-user", "alice@example.org", "--auth-password", "secret",
+                        "--from", "alice@example.org", "--to", "bob@example.org",
+                        "--pipeline", "--header", "Subject: via swaks"],
+                       capture_output=True, text=True, timeout=30)
+    check(r.returncode == 0 and "250 2.0.0 Ok: queued as" in r.stdout, "swaks: pipelined submission with AUTH LOGIN")
+    check(wait_for(lambda: len(inbox(state, "bob")) == before + 1), "swaks' message is delivered")
+
+    # swaks to port 25 for another domain: no open relay
+    # from 127.0.0.2: like Postfix's mynetworks_style = host, only 127.0.0.1 is trusted
+    r = subprocess.run(["swaks", "--server", "127.0.0.1:%d" % smtp, "--local-interface", "127.0.0.2", "--from", "x@client.test",
+                        "--to", "someone@elsewhere.test", "--quit-after", "RCPT"],
+                       capture_output=True, text=True, timeout=30)
+    check("554 5.7.1" in r.stdout and "Relay access denied" in r.stdout, "swaks: relaying for a stranger is refused")
+
+    # SMTP smuggling: a bare LF before the dot neither ends the message nor starts another
+    before = len(inbox(state, "bob"))
+    with socket.create_connection(("127.0.0.1", smtp), timeout=10) as c:
+        c.recv(1024)
+        c.sendall(b"EHLO evil.test\r\nMAIL FROM:<x@evil.test>\r\nRCPT TO:<bob@example.org>\r\nDATA\r\n")
+        time.sleep(0.3)
+        c.recv(4096)
+        c.sendall(b"Subject: one\r\n\r\nhello\n.\r\nMAIL FROM:<ceo@example.org>\r\nRCPT TO:<bob@example.org>\r\n"
+                  b"DATA\r\nSubject: smuggled\r\n\r\nforged\r\n.\r\nQUIT\r\n")
+        answer = b""
+        while True:
+            chunk = c.recv(4096)
+            if not chunk:
+                break
+            answer += chunk
+    check(b"550 5.6.0" in answer, "a message with a bare LF is refused (550 5.6.0)")
+    time.sleep(0.5)
+    check(len(inbox(state, "bob")) == before, "and no smuggled message is delivered")
+
+    # the events tell the course steps
+    log.flush()
+    text = open(os.path.join(state, "serve.log")).read()
+    check("out.2" in text and "in.4" in text and "in.7" in text, "the live events carry course steps")
+    events = "\n".join(l for l in text.splitlines() if not l.startswith("  demo accounts"))
+    check("secret" not in events, "the password never appears in the events")
+finally:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        rc = proc.wait(timeout=15)
+        check(rc == 0, "SIGTERM stops mailsim serve cleanly")
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        check(False, "SIGTERM stops mailsim serve cleanly")
+    log.close()
+    shutil.rmtree(state, ignore_errors=True)
+
+print("%d passed, %d failed" % (PASSED, FAILED))
+sys.exit(1 if FAILED else 0)

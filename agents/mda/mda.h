@@ -27,7 +27,7 @@
 
 #define MDA_LMTP_PORT          24            /* RFC 2033 6: LMTP has no port; 24 is "any private mail system" */
 #define MDA_SMTP_PORT          25            /* where redirects go back into the MTA */
-#define MDA_MAX_SESSIONS       64            /* per service; more get a "try later" */
+#define MDA_MAX_SESSIONS       512           /* per service; more get a "try later" (every SMTP and IMAP session may hold one) */
 #define MDA_MAX_HOPS           100           /* RFC 5321 6.3: Received fields before it is a loop */
 #define MDA_REINJECT_TIMEOUT   (60 * MS_SECOND)
 #define MDA_SIEVE_DIR          "sieve"       /* STATE/sieve/DOMAIN/LOCAL.sieve */

@@ -397,6 +397,30 @@ gboolean ms_conn_read_exact(MsConn *c, void *buf, gsize len, GError **error)
 	return TRUE;
 }
 
+gboolean ms_conn_starttls(MsConn *c, GTlsCertificate *cert, GError **error)
+{
+	if (c->tls) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_EXISTS, "the connection is already encrypted");
+		return FALSE;
+	}
+	/* CVE-2011-0411: what came in the clear after STARTTLS is dropped */
+	gsize dropped = c->rlen - c->rpos;
+	c->rpos = c->rlen = 0;
+	if (dropped)
+		ms_conn_emit(c, MS_EV_REFUSE, "%" G_GSIZE_FORMAT " bytes sent in the clear after STARTTLS thrown away",
+		             dropped);
+	if (c->klass->starttls && !c->klass->starttls(c, cert, error)) {
+		ms_conn_emit(c, MS_EV_ERROR, "TLS handshake failed: %s", error && *error ? (*error)->message : "?");
+		return FALSE;
+	}
+	c->tls = TRUE;
+	ms_conn_emit(c, MS_EV_NOTE, "TLS established%s: from here on the bytes are encrypted",
+	             c->klass->starttls ? "" : " (simulated)");
+	return TRUE;
+}
+
+gboolean ms_conn_is_tls(MsConn *c) { return c->tls; }
+
 gsize ms_conn_pending(MsConn *c)
 {
 	return (c->rlen - c->rpos) + c->klass->available(c);

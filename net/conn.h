@@ -94,6 +94,16 @@ gboolean    ms_conn_write_masked(MsConn *c, const void *data, gsize len,
                                  const char *display, GError **error);
 gboolean    ms_conn_printf(MsConn *c, GError **error, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
 
+/* TLS from here on (RFC 3207, RFC 2595): the server side passes its
+ * certificate, the client side NULL (lab certificates are self-signed, so
+ * the client does not verify them).  Bytes the peer sent before the
+ * handshake and we have not read yet are thrown away: commands pipelined
+ * behind STARTTLS must not be executed as if they came encrypted
+ * (CVE-2011-0411).  On the simulated network the stream is only marked
+ * encrypted.  FALSE with an error when the handshake fails. */
+gboolean    ms_conn_starttls(MsConn *c, GTlsCertificate *cert, GError **error);
+gboolean    ms_conn_is_tls(MsConn *c);
+
 /* Half of a close: no more writes; the peer reads EOF after the data. */
 void        ms_conn_close(MsConn *c);
 

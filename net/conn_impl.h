@@ -16,6 +16,9 @@ typedef struct {
 	/* Bytes that arrived and can be read without blocking. */
 	gsize    (*available)(MsConn *c);
 	void     (*destroy)(MsConn *c);     /* frees the transport's part */
+	/* Turn the stream into TLS (server side with cert, client side
+	 * without); NULL when the transport cannot. */
+	gboolean (*starttls)(MsConn *c, GTlsCertificate *cert, GError **error);
 } MsConnClass;
 
 struct MsConn {
@@ -32,6 +35,7 @@ struct MsConn {
 	gint64      timeout;
 	gboolean    eof;
 	gboolean    write_closed;
+	gboolean    tls;
 	gsize       rpos, rlen;
 	guint8      rbuf[MS_CONN_BUFSIZE];
 };

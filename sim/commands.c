@@ -13,6 +13,7 @@ int ms_cmd_check(int argc, char **argv);
 int ms_cmd_accounts(int argc, char **argv);
 int ms_cmd_mda(int argc, char **argv);
 int ms_cmd_mra(int argc, char **argv);
+int ms_cmd_web(int argc, char **argv);
 
 const MsCommand ms_commands[] = {
 	{ "accounts", "add, delete and list users and aliases in the account database", ms_cmd_accounts },
@@ -22,6 +23,7 @@ const MsCommand ms_commands[] = {
 	{ "dns", "serve DNS zones and blacklists on real sockets (dig can ask)", ms_cmd_dns },
 	{ "mda", "the MDA (LMTP, account service) on real sockets", ms_cmd_mda },
 	{ "mra", "the MRA (IMAP, POP3) on real sockets: Thunderbird, curl and imaplib can read mail", ms_cmd_mra },
+	{ "web", "the autoconfig/autodiscover web server on real sockets (curl can ask)", ms_cmd_web },
 	{ "netdemo", "a two-host exchange on the simulated network, as text", ms_cmd_netdemo },
 	{ NULL, NULL, NULL },
 };
@@ -36,8 +38,8 @@ const MsCommand *ms_command_find(const char *name)
 
 int ms_command_default(int argc, char **argv)
 {
-	/* The longest part of the course that runs today: one message from
-	 * Alice's client to Bob's mailbox (the course scenario needs the MUA). */
-	char *args[] = { "run", "builtin:relay-path.scn", NULL };
+	/* The whole course: Alice's and Bob's clients set themselves up, Alice
+	 * writes, the servers relay and deliver, Bob reads. */
+	char *args[] = { "run", "builtin:course.scn", NULL };
 	return ms_cmd_run(2, args);
 }

@@ -6,6 +6,9 @@
  */
 #include "sim/world.h"
 #include "agents/mda/maildir.h"
+#include "agents/mra/mra.h"
+#include "agents/mua/mua.h"
+#include "agents/web/web.h"
 
 #include <string.h>
 
@@ -17,7 +20,17 @@ typedef struct {
 	Mta       *mta;
 	Mda       *mda;
 	MsStack   *mda_stack;
+	Mra       *mra;
+	MsStack   *mra_stack;
+	WebServer *web;
+	MsStack   *web_stack;
 } Node;
+
+typedef struct {
+	const ScenarioClient *c;
+	Mua     *mua;
+	MsStack *stack;
+} Client;
 
 struct MsWorld {
 	const Scenario *scn;
@@ -27,6 +40,7 @@ struct MsWorld {
 	GPtrArray *nodes;        /* Node*, in the scenario's host order */
 	const char *dns_address, *dns_name;
 	MsDnsDirectory *dns;     /* which server answers which zone, for every resolver */
+	GPtrArray *clients;      /* Client* */
 };
 
 /* ---- settings ---------------------------------------------------------- */
@@ -141,6 +155,12 @@ static void node_free(Node *n)
 {
 	mta_free(n->mta);
 	mda_free(n->mda);
+	mra_free(n->mra);
+	web_free(n->web);
+	if (n->mra_stack)
+		ms_stack_unref(n->mra_stack);
+	if (n->web_stack)
+		ms_stack_unref(n->web_stack);
 	dns_server_free(n->dns);
 	if (n->mda_stack)
 		ms_stack_unref(n->mda_stack);
@@ -276,6 +296,47 @@ static gboolean build_mail(MsWorld *w, GError **error)
 		}
 	}
 
+	for (guint i = 0; i < w->nodes->len; i++) {
+		Node *n = g_ptr_array_index(w->nodes, i);
+		const char *name = n->h->name;
+		if (n->h->roles & SCENARIO_ROLE_MRA) {
+			g_autofree char *alias = g_strdup_printf("mra@%s", name);
+			n->mra_stack = ms_host_stack_alias(n->host, alias);
+			MraConfig rc = { .hostname = name, .state_dir = n->state_dir,
+			                 .authsvc_address = n->h->address,
+			                 .fsync = setting_bool(scn, name, "fsync", FALSE),
+			                 .seed = scn->seed, .epoch_us = MTA_SIM_EPOCH_US };
+			n->mra = mra_new(n->mra_stack, &rc, error);
+			if (!n->mra)
+				return prefix_error(error, scn, n->h->line);
+		}
+		if (n->h->roles & SCENARIO_ROLE_WEB) {
+			g_autofree char *alias = g_strdup_printf("web@%s", name);
+			n->web_stack = ms_host_stack_alias(n->host, alias);
+			WebConfig wc = { .hostname = name, .epoch_us = MTA_SIM_EPOCH_US };
+			n->web = web_new(n->web_stack, &wc);
+			/* the settings files say what really runs: each domain's mail
+			 * host, its IMAP, POP3 and submission ports */
+			for (guint d = 0; d < scn->domains->len; d++) {
+				const ScenarioDomain *dom = g_ptr_array_index(scn->domains, d);
+				const ScenarioHost *mh = scenario_find_host(scn, dom->host);
+				MailConfig *mc = mailconfig_new(dom->name, dom->name);
+				mailconfig_add_domain(mc, dom->name);
+				if (mh && (mh->roles & SCENARIO_ROLE_MRA)) {
+					mailconfig_add_server(mc, MAILCONFIG_PROTOCOL_IMAP, mh->name, 143, MAILCONFIG_SOCKET_PLAIN,
+					                      MAILCONFIG_AUTH_PASSWORD_CLEARTEXT, "%EMAILADDRESS%");
+					mailconfig_add_server(mc, MAILCONFIG_PROTOCOL_POP3, mh->name, 110, MAILCONFIG_SOCKET_PLAIN,
+					                      MAILCONFIG_AUTH_PASSWORD_CLEARTEXT, "%EMAILADDRESS%");
+				}
+				if (mh && (mh->roles & SCENARIO_ROLE_MTA))
+					mailconfig_add_server(mc, MAILCONFIG_PROTOCOL_SMTP, mh->name, MTA_SUBMISSION_PORT,
+					                      MAILCONFIG_SOCKET_PLAIN, MAILCONFIG_AUTH_PASSWORD_CLEARTEXT,
+					                      "%EMAILADDRESS%");
+				web_add_config(n->web, mc);
+			}
+		}
+	}
+
 	/* the accounts, each on the host its domain lives on */
 	for (guint i = 0; i < scn->users->len; i++) {
 		const ScenarioUser *u = g_ptr_array_index(scn->users, i);
@@ -307,6 +368,54 @@ static gboolean build_mail(MsWorld *w, GError **error)
 	return TRUE;
 }
 
+static const MuaFlavor flavors[] = {
+	[SCENARIO_FLAVOUR_THUNDERBIRD] = MUA_FLAVOR_THUNDERBIRD,
+	[SCENARIO_FLAVOUR_OUTLOOK] = MUA_FLAVOR_OUTLOOK,
+	[SCENARIO_FLAVOUR_RFC6186] = MUA_FLAVOR_RFC6186,
+	[SCENARIO_FLAVOUR_MANUAL] = MUA_FLAVOR_MANUAL,
+};
+
+static const MuaProtocol protocols[] = {
+	[SCENARIO_PROTOCOL_DEFAULT] = MUA_PROTOCOL_DEFAULT,
+	[SCENARIO_PROTOCOL_IMAP] = MUA_PROTOCOL_IMAP,
+	[SCENARIO_PROTOCOL_POP3] = MUA_PROTOCOL_POP3,
+};
+
+static void client_free(Client *c)
+{
+	mua_free(c->mua);
+	ms_stack_unref(c->stack);
+	g_free(c);
+}
+
+/* Each mail client runs on its user's machine, named after the user. */
+static gboolean build_clients(MsWorld *w, GError **error)
+{
+	const Scenario *scn = w->scn;
+	for (guint i = 0; i < scn->clients->len; i++) {
+		const ScenarioClient *sc = g_ptr_array_index(scn->clients, i);
+		Node *n = node_for(w, sc->host);
+		if (!n)
+			continue;
+		Client *c = g_new0(Client, 1);
+		c->c = sc;
+		c->stack = ms_host_stack_alias(n->host, sc->name);
+		MuaConfig mc = {
+			.name = sc->name, .flavor = flavors[sc->flavour], .display_name = sc->display_name,
+			.incoming = protocols[sc->incoming],
+			.manual_incoming_protocol = protocols[sc->incoming],
+			.manual_incoming_host = sc->incoming_host, .manual_incoming_port = (guint16)sc->incoming_port,
+			.manual_outgoing_host = sc->smtp_host, .manual_outgoing_port = (guint16)sc->smtp_port,
+			.dns = w->dns, .seed = scn->seed, .epoch_us = MTA_SIM_EPOCH_US,
+		};
+		c->mua = mua_new(c->stack, &mc, error);
+		g_ptr_array_add(w->clients, c);
+		if (!c->mua)
+			return prefix_error(error, scn, sc->line);
+	}
+	return TRUE;
+}
+
 MsWorld *ms_world_new(const Scenario *scn, MsSched *s, const char *state_dir, GError **error)
 {
 	if (!check_settings(scn, error))
@@ -317,6 +426,7 @@ MsWorld *ms_world_new(const Scenario *scn, MsSched *s, const char *state_dir, GE
 	w->state_dir = g_strdup(state_dir);
 	w->net = ms_net_new(s);
 	w->nodes = g_ptr_array_new_with_free_func((GDestroyNotify)node_free);
+	w->clients = g_ptr_array_new_with_free_func((GDestroyNotify)client_free);
 
 	for (guint i = 0; i < scn->hosts->len; i++) {
 		const ScenarioHost *h = g_ptr_array_index(scn->hosts, i);
@@ -373,7 +483,7 @@ MsWorld *ms_world_new(const Scenario *scn, MsSched *s, const char *state_dir, GE
 		return NULL;
 	}
 	build_directory(w);
-	if (!build_mail(w, error)) {
+	if (!build_mail(w, error) || !build_clients(w, error)) {
 		ms_world_free(w);
 		return NULL;
 	}
@@ -390,6 +500,10 @@ gboolean ms_world_start(MsWorld *w, GError **error)
 			return prefix_error(error, w->scn, n->h->line);
 		if (n->mta && !mta_start(n->mta, error))
 			return prefix_error(error, w->scn, n->h->line);
+		if (n->mra && !mra_start(n->mra, error))
+			return prefix_error(error, w->scn, n->h->line);
+		if (n->web && !web_start(n->web, error))
+			return prefix_error(error, w->scn, n->h->line);
 	}
 	return TRUE;
 }
@@ -402,6 +516,10 @@ void ms_world_stop(MsWorld *w)
 			mta_stop(n->mta);
 		if (n->mda)
 			mda_stop(n->mda);
+		if (n->mra)
+			mra_stop(n->mra);
+		if (n->web)
+			web_stop(n->web);
 		if (n->dns)
 			dns_server_stop(n->dns);
 	}
@@ -411,6 +529,7 @@ void ms_world_free(MsWorld *w)
 {
 	if (!w)
 		return;
+	g_ptr_array_free(w->clients, TRUE);
 	g_ptr_array_free(w->nodes, TRUE);
 	if (w->dns)
 		ms_dns_directory_unref(w->dns);
@@ -466,10 +585,64 @@ char *ms_world_maildir(MsWorld *w, const char *address, GError **error)
 	return maildir_user_root(mail, address, error);
 }
 
+static char *join(GPtrArray *list)
+{
+	if (!list || !list->len)
+		return NULL;
+	GString *out = g_string_new(NULL);
+	for (guint i = 0; i < list->len; i++)
+		g_string_append_printf(out, "%s%s", i ? ", " : "", (char *)g_ptr_array_index(list, i));
+	return g_string_free(out, FALSE);
+}
+
 gboolean ms_world_client_action(MsWorld *w, const ScenarioAction *a, GError **error)
 {
-	g_set_error(error, SCENARIO_ERROR, SCENARIO_ERROR_INVALID,
-	            "%s:%u: \"%s\" needs a mail client (MUA) agent, which this build does not have yet",
-	            w->scn->filename, a->line, a->text);
-	return FALSE;
+	Mua *mua = NULL;
+	for (guint i = 0; i < w->clients->len; i++) {
+		Client *c = g_ptr_array_index(w->clients, i);
+		if (!g_ascii_strcasecmp(c->c->name, a->client))
+			mua = c->mua;
+	}
+	if (!mua) {
+		g_set_error(error, SCENARIO_ERROR, SCENARIO_ERROR_INVALID, "%s:%u: no client named %s",
+		            w->scn->filename, a->line, a->client);
+		return FALSE;
+	}
+	g_autofree char *to = join(a->to);
+	g_autofree char *cc = join(a->cc);
+	g_autoptr(GArray) atts = g_array_new(FALSE, TRUE, sizeof(ComposeAttachment));
+	g_autoptr(GPtrArray) blobs = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+	for (guint i = 0; a->attachments && i < a->attachments->len; i++) {
+		const ScenarioAttachment *sa = g_ptr_array_index(a->attachments, i);
+		GBytes *b = g_bytes_new(sa->content, strlen(sa->content));
+		g_ptr_array_add(blobs, b);
+		ComposeAttachment ca = { .filename = sa->name, .content_type = NULL, .data = b };
+		g_array_append_val(atts, ca);
+	}
+	MuaMessage msg = { .to = to, .cc = cc, .subject = a->subject, .body = a->body,
+	                   .attachments = (const ComposeAttachment *)atts->data, .n_attachments = atts->len };
+	switch (a->kind) {
+	case SCENARIO_ACTION_SETUP_ACCOUNT:
+		return mua_setup_account(mua, a->address, a->password, error);
+	case SCENARIO_ACTION_SEND:
+		return mua_send(mua, &msg, error);
+	case SCENARIO_ACTION_FETCH:
+		return mua_fetch(mua, protocols[a->protocol], a->fetch_mode == SCENARIO_FETCH_DELETE, error);
+	case SCENARIO_ACTION_MARK:
+		return mua_mark_first(mua, a->mark == SCENARIO_MARK_SEEN ? MUA_MARK_SEEN : MUA_MARK_FLAGGED, error);
+	case SCENARIO_ACTION_MOVE:
+		return mua_move_first(mua, a->folder, error);
+	case SCENARIO_ACTION_DELETE:
+		return mua_delete_first(mua, error);
+	case SCENARIO_ACTION_CREATE_FOLDER:
+		return mua_create_folder(mua, a->folder, error);
+	case SCENARIO_ACTION_SAVE_DRAFT:
+		return mua_save_draft(mua, &msg, error);
+	case SCENARIO_ACTION_REPLY:
+		return mua_reply_first(mua, a->body, error);
+	default:
+		g_set_error(error, SCENARIO_ERROR, SCENARIO_ERROR_INVALID, "%s:%u: not a client's action",
+		            w->scn->filename, a->line);
+		return FALSE;
+	}
 }

@@ -72,7 +72,9 @@ struct Mta {
 	guint64      seed;
 	gint64       retry_min, retry_max, lifetime, epoch;
 	SmtpServerConfig smtpd, submission;
-	MsListener  *l_smtp, *l_submission;
+	MsListener  *l_smtp, *l_submission, *l_smtps;
+	guint16      smtps_port;
+	GTlsCertificate *tls_cert;
 	MsTask      *qmgr;
 	gboolean     stopping;
 	gboolean     flush;
@@ -342,6 +344,7 @@ typedef struct {
 	Mta    *mta;
 	MsConn *conn;
 	gboolean submission;
+	gboolean implicit_tls;   /* port 465: TLS before the greeting (RFC 8314) */
 } SessionStart;
 
 static void session_task(gpointer data)
@@ -351,7 +354,8 @@ static void session_task(gpointer data)
 	s->mta = st->mta;
 	s->submission = st->submission;
 	const SmtpServerConfig *cfg = st->submission ? &st->mta->submission : &st->mta->smtpd;
-	smtp_server_run(st->conn, cfg, &hooks, s);
+	if (!st->implicit_tls || ms_conn_starttls(st->conn, st->mta->tls_cert, NULL))
+		smtp_server_run(st->conn, cfg, &hooks, s);
 	session_free(s);
 	ms_conn_unref(st->conn);
 	g_atomic_int_dec_and_test(&st->mta->tasks);
@@ -362,6 +366,7 @@ typedef struct {
 	Mta        *mta;
 	MsListener *l;
 	gboolean    submission;
+	gboolean    implicit_tls;
 } Listening;
 
 static void listener_task(gpointer data)
@@ -375,6 +380,7 @@ static void listener_task(gpointer data)
 		st->mta = li->mta;
 		st->conn = c;
 		st->submission = li->submission;
+		st->implicit_tls = li->implicit_tls;
 		g_autofree char *name = g_strdup_printf("smtpd@%s#%u", li->mta->hostname, ++li->mta->sessions);
 		g_atomic_int_inc(&li->mta->tasks);
 		ms_task_spawn(li->mta->sched, name, session_task, st);
@@ -383,7 +389,8 @@ static void listener_task(gpointer data)
 	g_free(li);
 }
 
-static MsListener *listen_on(Mta *mta, guint16 port, gboolean submission, GError **error)
+static MsListener *listen_on(Mta *mta, guint16 port, gboolean submission, gboolean implicit_tls,
+                             GError **error)
 {
 	MsListener *l = ms_stack_listen(mta->stack, mta->listen_address, port, error);
 	if (!l)
@@ -394,6 +401,7 @@ static MsListener *listen_on(Mta *mta, guint16 port, gboolean submission, GError
 	li->mta = mta;
 	li->l = l;
 	li->submission = submission;
+	li->implicit_tls = implicit_tls;
 	g_autofree char *name = g_strdup_printf("%s@%s:%u", submission ? "submission" : "smtpd",
 	                                        mta->hostname, ms_listener_port(l));
 	g_atomic_int_inc(&mta->tasks);
@@ -822,6 +830,8 @@ Mta *mta_new(MsStack *stack, const MtaConfig *cfg, GError **error)
 	mta->authsvc_port = cfg->authsvc_port ? cfg->authsvc_port : AUTHSVC_PORT;
 	mta->smtp_port = cfg->smtp_port ? cfg->smtp_port : MTA_SMTP_PORT;
 	mta->submission_port = cfg->submission_port;
+	mta->smtps_port = cfg->smtps_port;
+	mta->tls_cert = cfg->tls_cert ? g_object_ref(cfg->tls_cert) : NULL;
 	mta->listen_address = g_strdup(cfg->listen_address);
 	mta->local_domains = split_words(cfg->mydestination);
 	mta->relay_domains = split_words(cfg->relay_domains);
@@ -845,6 +855,8 @@ Mta *mta_new(MsStack *stack, const MtaConfig *cfg, GError **error)
 		if (cfg->message_size_limit)
 			sc->limits.message_size = cfg->message_size_limit;
 		sc->offer_auth = TRUE;   /* Postfix offers AUTH on 25 too when enabled */
+		sc->tls_cert = cfg->tls_cert;
+		sc->auth_needs_tls = cfg->auth_needs_tls;
 		memcpy(sc->steps, i ? submission_steps : inbound_steps, sizeof sc->steps);
 	}
 	for (guint i = 0; notes && i < notes->len; i++) {
@@ -858,12 +870,17 @@ Mta *mta_new(MsStack *stack, const MtaConfig *cfg, GError **error)
 
 gboolean mta_start(Mta *mta, GError **error)
 {
-	mta->l_smtp = listen_on(mta, mta->smtp_port, FALSE, error);
+	mta->l_smtp = listen_on(mta, mta->smtp_port, FALSE, FALSE, error);
 	if (!mta->l_smtp)
 		return FALSE;
 	if (mta->submission_port) {
-		mta->l_submission = listen_on(mta, mta->submission_port, TRUE, error);
+		mta->l_submission = listen_on(mta, mta->submission_port, TRUE, FALSE, error);
 		if (!mta->l_submission)
+			return FALSE;
+	}
+	if (mta->smtps_port && mta->tls_cert) {
+		mta->l_smtps = listen_on(mta, mta->smtps_port, TRUE, TRUE, error);
+		if (!mta->l_smtps)
 			return FALSE;
 	}
 	g_autofree char *name = g_strdup_printf("qmgr@%s", mta->hostname);
@@ -879,6 +896,8 @@ void mta_stop(Mta *mta)
 		ms_listener_close(mta->l_smtp);
 	if (mta->l_submission)
 		ms_listener_close(mta->l_submission);
+	if (mta->l_smtps)
+		ms_listener_close(mta->l_smtps);
 	if (mta->qmgr)
 		ms_task_unpark(mta->qmgr);
 }
@@ -889,6 +908,8 @@ void mta_free(Mta *mta)
 		return;
 	ms_listener_free(mta->l_smtp);
 	ms_listener_free(mta->l_submission);
+	ms_listener_free(mta->l_smtps);
+	g_clear_object(&mta->tls_cert);
 	mta_queue_free(mta->queue);
 	policy_free(mta->policy);
 	policy_free(mta->submission_policy);
@@ -928,3 +949,4 @@ gboolean mta_running(Mta *mta)
 
 guint16 mta_smtp_port(Mta *mta) { return mta->l_smtp ? ms_listener_port(mta->l_smtp) : 0; }
 guint16 mta_submission_port(Mta *mta) { return mta->l_submission ? ms_listener_port(mta->l_submission) : 0; }
+guint16 mta_smtps_port(Mta *mta) { return mta->l_smtps ? ms_listener_port(mta->l_smtps) : 0; }

@@ -30,6 +30,9 @@ typedef struct {
 	gboolean    fsync;             /* FALSE only for simulations that do not care */
 	guint16     smtp_port;         /* 0: MTA_SMTP_PORT */
 	guint16     submission_port;   /* 0: none */
+	guint16     smtps_port;        /* implicit TLS (RFC 8314); 0: none; needs tls_cert */
+	GTlsCertificate *tls_cert;     /* offer STARTTLS; NULL: none (the simulation) */
+	gboolean    auth_needs_tls;    /* no AUTH before TLS (smtpd_tls_auth_only = yes) */
 	const char *listen_address;    /* NULL: the stack's */
 	/* Postfix parameters, as written in main.cf */
 	const char *mydestination;     /* local domains, comma/space separated */
@@ -75,3 +78,4 @@ void     mta_flush(Mta *mta);
 /* The local address the listeners got (port 0 asks for any). */
 guint16  mta_smtp_port(Mta *mta);
 guint16  mta_submission_port(Mta *mta);
+guint16  mta_smtps_port(Mta *mta);

@@ -64,6 +64,7 @@ const char *smtp_session_auth_user(SmtpSession *s) { return s->auth_user; }
 const SmtpPath *smtp_session_sender(SmtpSession *s) { return s->sender; }
 GPtrArray *smtp_session_recipients(SmtpSession *s) { return s->rcpts; }
 gboolean smtp_session_esmtp(SmtpSession *s) { return s->esmtp; }
+gboolean smtp_session_tls(SmtpSession *s) { return ms_conn_is_tls(s->conn); }
 gpointer smtp_session_get_data(SmtpSession *s) { return s->data; }
 
 void smtp_session_set_data(SmtpSession *s, gpointer data, GDestroyNotify destroy)
@@ -202,7 +203,11 @@ static void cmd_hello(SmtpSession *s, const SmtpCommand *cmd)
 	GString *lines = g_string_new(s->cfg->hostname);
 	g_string_append(lines, "\nPIPELINING");
 	g_string_append_printf(lines, "\nSIZE %" G_GSIZE_FORMAT, s->cfg->limits.message_size);
-	if (s->cfg->offer_auth && !s->auth_user)
+	gboolean tls = ms_conn_is_tls(s->conn);
+	if (s->cfg->tls_cert && !tls)
+		g_string_append(lines, "\nSTARTTLS");
+	/* RFC 4954 4 and smtpd_tls_auth_only: no passwords in the clear */
+	if (s->cfg->offer_auth && !s->auth_user && (tls || !s->cfg->auth_needs_tls))
 		g_string_append(lines, "\nAUTH PLAIN LOGIN");
 	g_string_append(lines, "\nENHANCEDSTATUSCODES\n8BITMIME");
 	reply(s, 250, NULL, "%s", lines->str);
@@ -230,6 +235,11 @@ static void cmd_auth(SmtpSession *s, const SmtpCommand *cmd)
 	stage(s, SMTP_STAGE_AUTH);
 	if (!s->cfg->offer_auth) {
 		reply(s, 502, "5.5.1", "Error: authentication not enabled");
+		peer_error(s);
+		return;
+	}
+	if (s->cfg->auth_needs_tls && !ms_conn_is_tls(s->conn)) {
+		reply(s, 538, "5.7.11", "Encryption required for requested authentication mechanism");
 		peer_error(s);
 		return;
 	}
@@ -421,7 +431,27 @@ static void cmd_quit(SmtpSession *s, const SmtpCommand *cmd)
 
 static void cmd_starttls(SmtpSession *s, const SmtpCommand *cmd)
 {
-	reply(s, 502, "5.5.1", "Error: STARTTLS is not offered here");
+	if (!s->cfg->tls_cert) {
+		reply(s, 502, "5.5.1", "Error: STARTTLS is not offered here");
+		return;
+	}
+	if (ms_conn_is_tls(s->conn)) {
+		reply(s, 554, "5.5.1", "Error: TLS already active");
+		return;
+	}
+	reply(s, 220, "2.0.0", "Ready to start TLS");
+	flush(s);
+	g_autoptr(GError) err = NULL;
+	if (!ms_conn_starttls(s->conn, s->cfg->tls_cert, &err)) {
+		s->state = ST_QUIT;   /* the stream is unusable now */
+		return;
+	}
+	/* RFC 3207 4.2: forget everything learnt before; the client starts over */
+	reset_transaction(s);
+	g_clear_pointer(&s->helo, g_free);
+	g_clear_pointer(&s->auth_user, g_free);
+	s->esmtp = FALSE;
+	s->state = ST_GREETED;
 }
 
 /* Which states a command may come in, and what it does. */

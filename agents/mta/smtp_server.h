@@ -52,6 +52,8 @@ const char     *smtp_session_auth_user(SmtpSession *s);
 /* The transaction: MAIL's path (NULL before MAIL) and accepted RCPT paths. */
 const SmtpPath *smtp_session_sender(SmtpSession *s);
 GPtrArray      *smtp_session_recipients(SmtpSession *s);
+/* Whether the session is encrypted (STARTTLS done, or implicit TLS). */
+gboolean        smtp_session_tls(SmtpSession *s);
 /* Whether the client announced itself with EHLO (ESMTP) rather than HELO. */
 gboolean        smtp_session_esmtp(SmtpSession *s);
 /* Send the replies waiting to go out now: a hook about to ask the network
@@ -84,6 +86,8 @@ typedef struct {
 	gboolean    offer_auth;    /* advertise and accept AUTH PLAIN LOGIN */
 	SmtpLimits  limits;
 	gint64      idle_timeout;  /* 0: SMTP_SERVER_IDLE_TIMEOUT */
+	GTlsCertificate *tls_cert; /* offer STARTTLS (RFC 3207) with it; NULL: none */
+	gboolean    auth_needs_tls;/* no AUTH before TLS (Postfix smtpd_tls_auth_only) */
 	/* The course step of each stage (NULL: none), from the agent's table. */
 	const char *steps[SMTP_STAGE_COUNT];
 } SmtpServerConfig;

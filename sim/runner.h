@@ -20,6 +20,7 @@ typedef struct {
 	gint64       until;         /* stop the clock here; -1: run until the world is quiet */
 	const char  *state_dir;     /* NULL: a fresh temporary directory, removed afterwards */
 	MsSink      *extra_sink;    /* another reader of the stream (the UI), or NULL; taken */
+	MsSink      *pcap_sink;     /* the traffic as a pcap file (--pcap), or NULL; taken */
 	/* A front end (the classroom view) that wants the running world: called
 	 * on the main thread once the world is built and started, before the
 	 * clock runs (it may close the scheduler's gate for step mode), and

@@ -200,6 +200,9 @@ static MsConn *reallistener_accept(MsListener *l, GError **error)
 	GSocketConnection *sc = g_socket_listener_accept(rl->gl, NULL, rl->cancel.own, error);
 	if (!sc)
 		return NULL;
+	/* replies go out in a few writes: Nagle plus delayed ACKs would stall
+	 * each by 40 ms */
+	g_socket_set_option(g_socket_connection_get_socket(sc), IPPROTO_TCP, TCP_NODELAY, 1, NULL);
 	return realconn_new(l->stack, sc, FALSE);
 }
 

@@ -21,8 +21,32 @@
 #define SERVE_DEMO_PASSWORD "secret"
 
 typedef struct {
-	gint smtp, submission, imap, pop3, dns, lmtp, auth;
+	gint smtp, submission, smtps, imap, pop3, dns, lmtp, auth;
 } Ports;
+
+/* A self-signed certificate for the lab, made once in the state directory
+ * with the openssl tool (Debian's openssl package). */
+static gboolean make_certificate(const char *cert, const char *key, GError **error)
+{
+	g_autofree char *dir = g_path_get_dirname(cert);
+	g_mkdir_with_parents(dir, 0700);
+	const char *argv[] = {
+		"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "3650",
+		"-subj", "/CN=mail.example.org", "-keyout", key, "-out", cert,
+		"-addext", "subjectAltName=DNS:mail.example.org,DNS:localhost,IP:127.0.0.1",
+		NULL,
+	};
+	g_autofree char *err_out = NULL;
+	int status = 0;
+	if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL,
+	                  NULL, NULL, NULL, &err_out, &status, error))
+		return FALSE;
+	if (!g_spawn_check_wait_status(status, error)) {
+		g_prefix_error(error, "openssl could not make a certificate: ");
+		return FALSE;
+	}
+	return TRUE;
+}
 
 static const char *const demo_users[] = { "alice@example.org", "bob@example.org" };
 
@@ -43,13 +67,18 @@ static char *zone_text(const char *domain, const char *addr)
 int ms_cmd_serve(int argc, char **argv)
 {
 	char *state = NULL, *listen = NULL;
-	Ports p = { 2525, 2587, 2143, 2110, 5353, 2424, 2345 };
-	gboolean demo = FALSE, no_demo = FALSE, fsync_off = FALSE;
+	Ports p = { 2525, 2587, 2465, 2143, 2110, 5353, 2424, 2345 };
+	gboolean demo = FALSE, no_demo = FALSE, fsync_off = FALSE, plaintext = FALSE;
+	char *cert_file = NULL, *key_file = NULL;
 	GOptionEntry entries[] = {
 		{ "state", 0, 0, G_OPTION_ARG_FILENAME, &state, "Where queue, accounts and Maildirs live (./mailsim-data)", "DIR" },
 		{ "listen", 'l', 0, G_OPTION_ARG_STRING, &listen, "Address to listen on (127.0.0.1)", "ADDR" },
 		{ "smtp-port", 0, 0, G_OPTION_ARG_INT, &p.smtp, "SMTP between servers (2525)", "N" },
 		{ "submission-port", 0, 0, G_OPTION_ARG_INT, &p.submission, "Submission with AUTH (2587)", "N" },
+		{ "smtps-port", 0, 0, G_OPTION_ARG_INT, &p.smtps, "Submission over implicit TLS (2465)", "N" },
+		{ "cert", 0, 0, G_OPTION_ARG_FILENAME, &cert_file, "TLS certificate (PEM); default: made in STATE/tls", "FILE" },
+		{ "key", 0, 0, G_OPTION_ARG_FILENAME, &key_file, "Its private key (PEM)", "FILE" },
+		{ "allow-plaintext-auth", 0, 0, G_OPTION_ARG_NONE, &plaintext, "Accept SMTP AUTH before STARTTLS", NULL },
 		{ "imap-port", 0, 0, G_OPTION_ARG_INT, &p.imap, "IMAP (2143)", "N" },
 		{ "pop3-port", 0, 0, G_OPTION_ARG_INT, &p.pop3, "POP3 (2110)", "N" },
 		{ "dns-port", 0, 0, G_OPTION_ARG_INT, &p.dns, "DNS, UDP and TCP (5353)", "N" },
@@ -64,7 +93,7 @@ int ms_cmd_serve(int argc, char **argv)
 	g_option_context_add_main_entries(ctx, entries, NULL);
 	g_option_context_set_description(ctx,
 		"Try it:\n"
-		"  swaks --server 127.0.0.1:2587 --auth-user alice@example.org --auth-password secret \\\n"
+		"  swaks --server 127.0.0.1:2587 --tls --auth-user alice@example.org --auth-password secret \\\n"
 		"        --from alice@example.org --to bob@example.org\n"
 		"  curl imap://127.0.0.1:2143/INBOX -u bob@example.org:secret\n"
 		"  dig @127.0.0.1 -p 5353 example.org MX");
@@ -73,7 +102,7 @@ int ms_cmd_serve(int argc, char **argv)
 		fprintf(stderr, "mailsim serve: %s\n", error->message);
 		return 2;
 	}
-	gint *all[] = { &p.smtp, &p.submission, &p.imap, &p.pop3, &p.dns, &p.lmtp, &p.auth };
+	gint *all[] = { &p.smtp, &p.submission, &p.smtps, &p.imap, &p.pop3, &p.dns, &p.lmtp, &p.auth };
 	for (guint i = 0; i < G_N_ELEMENTS(all); i++)
 		if (*all[i] < 0 || *all[i] > 65535) {
 			fprintf(stderr, "mailsim serve: ports are 0..65535\n");
@@ -102,12 +131,21 @@ int ms_cmd_serve(int argc, char **argv)
 	Mra *mra = NULL;
 	GThread *sig = NULL;
 	MsDnsDirectory *dirdns = NULL;
+	GTlsCertificate *cert = NULL;
+	g_autofree char *cert_path = NULL, *key_path = NULL;
 
 	if (g_mkdir_with_parents(dir, 0700) != 0) {
 		fprintf(stderr, "mailsim serve: cannot create %s\n", dir);
 		rc = 2;
 		goto out;
 	}
+	cert_path = cert_file ? g_strdup(cert_file) : g_build_filename(dir, "tls", "cert.pem", NULL);
+	key_path = key_file ? g_strdup(key_file) : g_build_filename(dir, "tls", "key.pem", NULL);
+	if (!cert_file && !g_file_test(cert_path, G_FILE_TEST_EXISTS) && !make_certificate(cert_path, key_path, &error))
+		goto fail;
+	cert = g_tls_certificate_new_from_files(cert_path, key_path, &error);
+	if (!cert)
+		goto fail;
 	dns = dns_server_new(dns_st, "dns");
 	dns_server_set_log_queries(dns, TRUE);
 	for (guint i = 0; i < 2; i++) {
@@ -132,6 +170,7 @@ int ms_cmd_serve(int argc, char **argv)
 
 	MtaConfig mc = { .hostname = "mail.example.org", .state_dir = dir, .fsync = !fsync_off,
 	                 .smtp_port = (guint16)p.smtp, .submission_port = (guint16)p.submission,
+	                 .smtps_port = (guint16)p.smtps, .tls_cert = cert, .auth_needs_tls = !plaintext,
 	                 .mydestination = "example.org example.com", .mynetworks = "127.0.0.1/32",
 	                 .dns = dirdns, .mda_address = addr, .lmtp_port = (guint16)p.lmtp,
 	                 .authsvc_port = (guint16)p.auth, .mda_name = "mda", .seed = seed,
@@ -152,14 +191,17 @@ int ms_cmd_serve(int argc, char **argv)
 	    !mta_start(mta, &error) || !mra_start(mra, &error))
 		goto fail;
 	printf("mailsim serve: the course's mail system on %s (state in %s)\n"
-	       "  SMTP %u, submission %u, IMAP %u, POP3 %u, DNS %u (UDP+TCP), LMTP %u, account service %u\n",
-	       addr, dir, mta_smtp_port(mta), mta_submission_port(mta), (guint)p.imap, (guint)p.pop3,
-	       dns_server_udp_port(dns), mda_lmtp_port(mda), mda_authsvc_port(mda));
+	       "  SMTP %u, submission %u (STARTTLS), SMTPS %u, IMAP %u, POP3 %u, DNS %u (UDP+TCP), LMTP %u, account service %u\n",
+	       addr, dir, mta_smtp_port(mta), mta_submission_port(mta), mta_smtps_port(mta), (guint)p.imap,
+	       (guint)p.pop3, dns_server_udp_port(dns), mda_lmtp_port(mda), mda_authsvc_port(mda));
 	if (make_demo)
 		printf("  demo accounts: alice@example.org and bob@example.org, password \"%s\"\n", SERVE_DEMO_PASSWORD);
 	else
 		printf("  no demo accounts (listening beyond loopback); add users with: mailsim accounts --state %s add …\n", dir);
-	printf("  plaintext AUTH is allowed: STARTTLS is not offered yet\n  Ctrl-C stops.\n");
+	printf("  TLS certificate: %s (self-signed unless --cert)\n", cert_path);
+	printf(plaintext ? "  SMTP AUTH is allowed before STARTTLS (--allow-plaintext-auth)\n"
+	                 : "  SMTP AUTH only after STARTTLS (or on the SMTPS port)\n");
+	printf("  Ctrl-C stops.\n");
 	fflush(stdout);
 	ms_sched_run(s, MS_FOREVER);
 	printf("mailsim serve: stopping; the queue stays in %s\n", dir);
@@ -185,6 +227,9 @@ out:
 	dns_server_free(dns);
 	if (dirdns)
 		ms_dns_directory_unref(dirdns);
+	g_clear_object(&cert);
+	g_free(cert_file);
+	g_free(key_file);
 	ms_stack_unref(st);
 	ms_stack_unref(mda_st);
 	ms_stack_unref(mra_st);

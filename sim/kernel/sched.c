@@ -176,6 +176,8 @@ static MsTask *task_new(MsSched *s, const char *name, MsTaskFunc fn, gpointer da
 
 static void task_free(MsTask *t)
 {
+	if (t->thread && t->s->mode == MS_SCHED_REAL)
+		g_thread_unref(t->thread);   /* the creator's reference: detach */
 	g_cond_clear(&t->cond);
 	g_free(t->name);
 	g_free(t);
@@ -329,11 +331,16 @@ static gpointer task_thread(gpointer data)
 		g_mutex_unlock(&s->lock);
 	} else {
 		t->fn(t->data);
+		/* A server runs for days and starts a task per connection: a task
+		 * that ended leaves nothing behind (its thread is detached; any
+		 * joiner holds its own reference). */
 		g_mutex_lock(&s->lock);
-		t->state = T_DONE;
 		s->live--;
+		g_ptr_array_remove_fast(s->tasks, t);   /* frees t */
 		g_cond_broadcast(&s->stop_cond);
 		g_mutex_unlock(&s->lock);
+		g_private_set(&current_task, NULL);
+		return NULL;
 	}
 	g_private_set(&current_task, NULL);
 	return NULL;
@@ -341,17 +348,20 @@ static gpointer task_thread(gpointer data)
 
 MsTask *ms_task_spawn(MsSched *s, const char *name, MsTaskFunc fn, gpointer data)
 {
-	if (s->mode == MS_SCHED_REAL)
+	if (s->mode == MS_SCHED_REAL) {
+		/* under the lock, so a task that ends at once finds its thread set */
 		g_mutex_lock(&s->lock);
+		MsTask *t = task_new(s, name, fn, data);
+		s->live++;
+		t->state = T_RUNNING;
+		t->thread = g_thread_new(name, task_thread, t);
+		g_mutex_unlock(&s->lock);
+		return t;
+	}
 	MsTask *t = task_new(s, name, fn, data);
 	s->live++;
-	if (s->mode == MS_SCHED_VIRTUAL) {
-		t->state = T_NEW;
-		push_wake(s, t, s->now, MS_PARK_UNPARKED);
-	} else {
-		t->state = T_RUNNING;
-		g_mutex_unlock(&s->lock);
-	}
+	t->state = T_NEW;
+	push_wake(s, t, s->now, MS_PARK_UNPARKED);
 	t->thread = g_thread_new(name, task_thread, t);
 	return t;
 }
@@ -521,11 +531,19 @@ void ms_sched_shutdown(MsSched *s)
 	} else {
 		g_mutex_lock(&s->lock);
 		s->cancelled = TRUE;
-		for (guint i = 1; i < s->tasks->len; i++)
-			g_cond_signal(&((MsTask *)g_ptr_array_index(s->tasks, i))->cond);
+		g_autoptr(GPtrArray) threads = g_ptr_array_new();
+		for (guint i = 1; i < s->tasks->len; i++) {
+			MsTask *t = g_ptr_array_index(s->tasks, i);
+			g_cond_signal(&t->cond);
+			g_ptr_array_add(threads, g_thread_ref(t->thread));
+		}
 		g_cond_broadcast(&s->stop_cond);
 		g_mutex_unlock(&s->lock);
 		g_cancellable_cancel(s->cancellable);
+		/* tasks end (and leave the list) on their own; wait for each */
+		for (guint i = 0; i < threads->len; i++)
+			g_thread_join(g_ptr_array_index(threads, i));
+		return;
 	}
 	/* Every task function has returned (virtual) or is returning (real). */
 	for (guint i = 1; i < s->tasks->len; i++) {

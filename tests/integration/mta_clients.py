@@ -65,10 +65,10 @@ def message(subject, body="Hello from the test.\r\n"):
 
 
 state = tempfile.mkdtemp(prefix="mailsim-mta-")
-smtp, sub, imap, pop3, dns, lmtp, auth = free_ports(7)
+smtp, sub, smtps, imap, pop3, dns, lmtp, auth = free_ports(8)
 log = open(os.path.join(state, "serve.log"), "w")
 proc = subprocess.Popen([MAILSIM, "serve", "--state", state, "--no-fsync",
-                         "--smtp-port", str(smtp), "--submission-port", str(sub),
+                         "--smtp-port", str(smtp), "--submission-port", str(sub), "--smtps-port", str(smtps),
                          "--imap-port", str(imap), "--pop3-port", str(pop3), "--dns-port", str(dns),
                          "--lmtp-port", str(lmtp), "--auth-port", str(auth)],
                         stdout=log, stderr=subprocess.STDOUT)
@@ -81,10 +81,38 @@ try:
             return False
     check(wait_for(listening), "mailsim serve listens on the submission port")
 
-    # submission with AUTH PLAIN (smtplib prefers PLAIN among what we offer)
+    import ssl
+    insecure = ssl.create_default_context()
+    insecure.check_hostname = False
+    insecure.verify_mode = ssl.CERT_NONE   # the lab's certificate is self-signed
+
+    # no password in the clear: AUTH only after STARTTLS
     with smtplib.SMTP("127.0.0.1", sub, timeout=10) as s:
         code, ehlo = s.ehlo("client.test")
-        check(b"AUTH PLAIN LOGIN" in ehlo and b"PIPELINING" in ehlo, "EHLO offers AUTH PLAIN LOGIN and PIPELINING")
+        check(b"STARTTLS" in ehlo and b"AUTH" not in ehlo, "before TLS, EHLO offers STARTTLS and no AUTH")
+        code, text = s.docmd("AUTH", "PLAIN AGFsaWNlQGV4YW1wbGUub3JnAHNlY3JldA==")
+        check(code == 538, "AUTH before STARTTLS is refused (538 5.7.11)")
+
+    # commands pipelined behind STARTTLS are thrown away (CVE-2011-0411)
+    with socket.create_connection(("127.0.0.1", sub), timeout=10) as c:
+        c.recv(1024)
+        c.sendall(b"EHLO client.test\r\n")
+        time.sleep(0.2)
+        c.recv(4096)
+        c.sendall(b"STARTTLS\r\nMAIL FROM:<injected@evil.test>\r\n")
+        ready = c.recv(1024)
+        t = insecure.wrap_socket(c, server_hostname="mail.example.org")
+        t.sendall(b"NOOP\r\n")
+        first = t.recv(1024)
+        check(ready.startswith(b"220") and first.startswith(b"250 2.0.0 Ok"),
+              "a command pipelined behind STARTTLS is not executed inside TLS")
+        t.close()
+
+    # submission with STARTTLS and AUTH PLAIN (smtplib prefers PLAIN among what we offer)
+    with smtplib.SMTP("127.0.0.1", sub, timeout=10) as s:
+        s.starttls(context=insecure)
+        code, ehlo = s.ehlo("client.test")
+        check(b"AUTH PLAIN LOGIN" in ehlo and b"PIPELINING" in ehlo, "after STARTTLS, EHLO offers AUTH PLAIN LOGIN and PIPELINING")
         s.login("alice@example.org", "secret")
         refused = s.sendmail("alice@example.org", ["bob@example.org"], message("plain auth"))
         check(refused == {}, "smtplib: AUTH PLAIN, then the message is accepted")
@@ -94,18 +122,18 @@ try:
           "the delivered file has the Received (ESMTPA) line and a Message-ID added on submission")
     check(data.endswith(b"Hello from the test.\r\n"), "the body arrives byte for byte")
 
-    # AUTH LOGIN
-    with smtplib.SMTP("127.0.0.1", sub, timeout=10) as s:
+    # AUTH LOGIN over implicit TLS (port 465 style, RFC 8314)
+    with smtplib.SMTP_SSL("127.0.0.1", smtps, timeout=10, context=insecure) as s:
         s.ehlo("client.test")
-        code, _ = s.auth("LOGIN", s.auth_login, initial_response_ok=False) if False else (None, None)
         s.user, s.password = "alice@example.org", "secret"
         code, _ = s.auth("LOGIN", s.auth_login, initial_response_ok=False)
-        check(code == 235, "smtplib: AUTH LOGIN succeeds (235)")
+        check(code == 235, "smtplib over implicit TLS: AUTH LOGIN succeeds (235)")
 
     # a wrong password: 535, after the account service's delay
     t0 = time.time()
     try:
         with smtplib.SMTP("127.0.0.1", sub, timeout=15) as s:
+            s.starttls(context=insecure)
             s.login("alice@example.org", "guess")
         check(False, "a wrong password is refused")
     except smtplib.SMTPAuthenticationError as e:
@@ -132,12 +160,13 @@ try:
 
     # swaks, pipelined, AUTH LOGIN
     before = len(inbox(state, "bob"))
-    r = subprocess.run(["swaks", "--server", "127.0.0.1:%d" % sub, "--auth", "LOGIN",
+    r = subprocess.run(["swaks", "--server", "127.0.0.1:%d" % sub, "--tls", "--auth", "LOGIN",
                         "--auth-user", "alice@example.org", "--auth-password", "secret",
                         "--from", "alice@example.org", "--to", "bob@example.org",
                         "--pipeline", "--header", "Subject: via swaks"],
                        capture_output=True, text=True, timeout=30)
-    check(r.returncode == 0 and "250 2.0.0 Ok: queued as" in r.stdout, "swaks: pipelined submission with AUTH LOGIN")
+    check(r.returncode == 0 and "250 2.0.0 Ok: queued as" in r.stdout and "TLS started" in r.stdout,
+          "swaks: STARTTLS, pipelined submission with AUTH LOGIN")
     check(wait_for(lambda: len(inbox(state, "bob")) == before + 1), "swaks' message is delivered")
 
     # swaks to port 25 for another domain: no open relay
@@ -146,6 +175,17 @@ try:
                         "--to", "someone@elsewhere.test", "--quit-after", "RCPT"],
                        capture_output=True, text=True, timeout=30)
     check("554 5.7.1" in r.stdout and "Relay access denied" in r.stdout, "swaks: relaying for a stranger is refused")
+
+    # curl over implicit TLS
+    before_curl = len(inbox(state, "bob"))
+    mail = os.path.join(state, "curl.eml")
+    with open(mail, "wb") as f:
+        f.write(message("via curl"))
+    r = subprocess.run(["curl", "-sS", "-k", "smtps://127.0.0.1:%d" % smtps, "--user", "alice@example.org:secret",
+                        "--mail-from", "alice@example.org", "--mail-rcpt", "bob@example.org", "--upload-file", mail],
+                       capture_output=True, text=True, timeout=30)
+    check(r.returncode == 0, "curl smtps:// -k: submission over implicit TLS %s" % r.stderr.strip()[:80])
+    check(wait_for(lambda: len(inbox(state, "bob")) == before_curl + 1), "curl's message is delivered")
 
     # SMTP smuggling: a bare LF before the dot neither ends the message nor starts another
     before = len(inbox(state, "bob"))

@@ -751,7 +751,7 @@ START_TEST(test_course_scenario)
 	ck_assert_uint_eq(s->clients->len, 2);
 	ck_assert_uint_eq(s->firewall->len, 0);
 	ck_assert_uint_eq(s->actions->len, 4);
-	ck_assert_uint_eq(s->expects->len, 3);
+	ck_assert_uint_eq(s->expects->len, 5);
 
 	const ScenarioHost *mail = scenario_find_host(s, "MAIL.example.com");
 	ck_assert_ptr_nonnull(mail);
@@ -820,10 +820,18 @@ START_TEST(test_course_scenario)
 	ck_assert_str_eq(inbox->subject, "Hello Bob");
 	const ScenarioExpect *steps = s->expects->pdata[2];
 	ck_assert_int_eq(steps->kind, SCENARIO_EXPECT_STEPS_IN_ORDER);
-	ck_assert_uint_eq(steps->steps->len, 7 + 5 + 8);
+	/* Alice's Thunderbird shows setup.1, .4 and .7; then the whole path */
+	ck_assert_uint_eq(steps->steps->len, 3 + 5 + 8);
 	ck_assert_str_eq(steps->steps->pdata[0], "setup.1");
-	ck_assert_str_eq(steps->steps->pdata[7], "out.1");
-	ck_assert_str_eq(steps->steps->pdata[19], "in.8");
+	ck_assert_str_eq(steps->steps->pdata[1], "setup.4");
+	ck_assert_str_eq(steps->steps->pdata[3], "out.1");
+	ck_assert_str_eq(steps->steps->pdata[15], "in.8");
+	const ScenarioExpect *outlook = s->expects->pdata[3];
+	ck_assert_int_eq(outlook->kind, SCENARIO_EXPECT_STEPS_SEEN);
+	ck_assert_uint_eq(outlook->steps->len, 2);
+	const ScenarioExpect *no_manual = s->expects->pdata[4];
+	ck_assert_int_eq(no_manual->kind, SCENARIO_EXPECT_STEP);
+	ck_assert_int_eq(no_manual->step_state, SCENARIO_STEP_NOT_SEEN);
 }
 END_TEST
 

@@ -21,7 +21,7 @@
 #define SERVE_DEMO_PASSWORD "secret"
 
 typedef struct {
-	gint smtp, submission, smtps, imap, pop3, dns, lmtp, auth;
+	gint smtp, submission, smtps, imap, imaps, pop3, pop3s, dns, lmtp, auth;
 } Ports;
 
 /* A self-signed certificate for the lab, made once in the state directory
@@ -67,7 +67,7 @@ static char *zone_text(const char *domain, const char *addr)
 int ms_cmd_serve(int argc, char **argv)
 {
 	char *state = NULL, *listen = NULL;
-	Ports p = { 2525, 2587, 2465, 2143, 2110, 5353, 2424, 2345 };
+	Ports p = { 2525, 2587, 2465, 2143, 2993, 2110, 2995, 5353, 2424, 2345 };
 	gboolean demo = FALSE, no_demo = FALSE, fsync_off = FALSE, plaintext = FALSE;
 	char *cert_file = NULL, *key_file = NULL;
 	GOptionEntry entries[] = {
@@ -78,9 +78,11 @@ int ms_cmd_serve(int argc, char **argv)
 		{ "smtps-port", 0, 0, G_OPTION_ARG_INT, &p.smtps, "Submission over implicit TLS (2465)", "N" },
 		{ "cert", 0, 0, G_OPTION_ARG_FILENAME, &cert_file, "TLS certificate (PEM); default: made in STATE/tls", "FILE" },
 		{ "key", 0, 0, G_OPTION_ARG_FILENAME, &key_file, "Its private key (PEM)", "FILE" },
-		{ "allow-plaintext-auth", 0, 0, G_OPTION_ARG_NONE, &plaintext, "Accept SMTP AUTH before STARTTLS", NULL },
+		{ "allow-plaintext-auth", 0, 0, G_OPTION_ARG_NONE, &plaintext, "Accept passwords before STARTTLS (SMTP, IMAP, POP3)", NULL },
 		{ "imap-port", 0, 0, G_OPTION_ARG_INT, &p.imap, "IMAP (2143)", "N" },
+		{ "imaps-port", 0, 0, G_OPTION_ARG_INT, &p.imaps, "IMAP over implicit TLS (2993)", "N" },
 		{ "pop3-port", 0, 0, G_OPTION_ARG_INT, &p.pop3, "POP3 (2110)", "N" },
+		{ "pop3s-port", 0, 0, G_OPTION_ARG_INT, &p.pop3s, "POP3 over implicit TLS (2995)", "N" },
 		{ "dns-port", 0, 0, G_OPTION_ARG_INT, &p.dns, "DNS, UDP and TCP (5353)", "N" },
 		{ "lmtp-port", 0, 0, G_OPTION_ARG_INT, &p.lmtp, "LMTP, MTA to MDA (2424)", "N" },
 		{ "auth-port", 0, 0, G_OPTION_ARG_INT, &p.auth, "The MDA's account service (2345)", "N" },
@@ -102,7 +104,7 @@ int ms_cmd_serve(int argc, char **argv)
 		fprintf(stderr, "mailsim serve: %s\n", error->message);
 		return 2;
 	}
-	gint *all[] = { &p.smtp, &p.submission, &p.smtps, &p.imap, &p.pop3, &p.dns, &p.lmtp, &p.auth };
+	gint *all[] = { &p.smtp, &p.submission, &p.smtps, &p.imap, &p.imaps, &p.pop3, &p.pop3s, &p.dns, &p.lmtp, &p.auth };
 	for (guint i = 0; i < G_N_ELEMENTS(all); i++)
 		if (*all[i] < 0 || *all[i] > 65535) {
 			fprintf(stderr, "mailsim serve: ports are 0..65535\n");
@@ -181,7 +183,8 @@ int ms_cmd_serve(int argc, char **argv)
 	MraConfig rc_ = { .hostname = "mail.example.org", .state_dir = dir, .imap_port = (guint16)p.imap,
 	                  .pop3_port = (guint16)p.pop3, .authsvc_address = addr,
 	                  .authsvc_port = (guint16)p.auth, .fsync = !fsync_off, .seed = seed,
-	                  .epoch_us = dc.epoch_us };
+	                  .epoch_us = dc.epoch_us, .tls_cert = cert, .login_needs_tls = !plaintext,
+	                  .imaps_port = (guint16)p.imaps, .pop3s_port = (guint16)p.pop3s };
 	mra = mra_new(mra_st, &rc_, &error);
 	if (!mra)
 		goto fail;
@@ -191,16 +194,18 @@ int ms_cmd_serve(int argc, char **argv)
 	    !mta_start(mta, &error) || !mra_start(mra, &error))
 		goto fail;
 	printf("mailsim serve: the course's mail system on %s (state in %s)\n"
-	       "  SMTP %u, submission %u (STARTTLS), SMTPS %u, IMAP %u, POP3 %u, DNS %u (UDP+TCP), LMTP %u, account service %u\n",
+	       "  SMTP %u, submission %u (STARTTLS), SMTPS %u, IMAP %u (STARTTLS), IMAPS %u, POP3 %u (STLS), POP3S %u,\n"
+	       "  DNS %u (UDP+TCP), LMTP %u, account service %u\n",
 	       addr, dir, mta_smtp_port(mta), mta_submission_port(mta), mta_smtps_port(mta), (guint)p.imap,
-	       (guint)p.pop3, dns_server_udp_port(dns), mda_lmtp_port(mda), mda_authsvc_port(mda));
+	       (guint)p.imaps, (guint)p.pop3, (guint)p.pop3s, dns_server_udp_port(dns), mda_lmtp_port(mda),
+	       mda_authsvc_port(mda));
 	if (make_demo)
 		printf("  demo accounts: alice@example.org and bob@example.org, password \"%s\"\n", SERVE_DEMO_PASSWORD);
 	else
 		printf("  no demo accounts (listening beyond loopback); add users with: mailsim accounts --state %s add …\n", dir);
 	printf("  TLS certificate: %s (self-signed unless --cert)\n", cert_path);
-	printf(plaintext ? "  SMTP AUTH is allowed before STARTTLS (--allow-plaintext-auth)\n"
-	                 : "  SMTP AUTH only after STARTTLS (or on the SMTPS port)\n");
+	printf(plaintext ? "  passwords are accepted before STARTTLS (--allow-plaintext-auth)\n"
+	                 : "  passwords only over TLS: STARTTLS/STLS first, or the implicit-TLS ports\n");
 	printf("  Ctrl-C stops.\n");
 	fflush(stdout);
 	ms_sched_run(s, MS_FOREVER);

@@ -19,7 +19,6 @@
 #define CAPABILITIES "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT " \
                      "SPECIAL-USE CHILDREN"
 /* RFC 3501 6.2.2 and 7.2.1: mechanisms are offered before login only */
-#define CAPABILITIES_BEFORE_LOGIN CAPABILITIES " AUTH=PLAIN AUTH=LOGIN"
 
 static const char *const state_names[] = {
 	"not authenticated", "authenticated", "selected", "logout",
@@ -124,6 +123,10 @@ static gboolean flush(ImapSession *s)
 	if (ok && s->out->len > pos)
 		ok = ms_conn_write(s->conn, s->out->str + pos, s->out->len - pos, NULL);
 	g_array_set_size(s->masked, 0);
+	if (s->out->allocated_len > 2 * IMAP_SERVER_FLUSH_AT) {
+		g_string_free(s->out, TRUE);   /* after a large message, give the memory back */
+		s->out = g_string_new(NULL);
+	}
 	g_string_truncate(s->out, 0);
 	if (!ok)
 		s->state = IMAP_STATE_LOGOUT;   /* the client is gone */
@@ -344,6 +347,11 @@ static ReadResult refuse_literal(ImapSession *s, guint64 size, gboolean nonsync)
  * 7.5, RFC 7888), N octets and the next line. */
 static ReadResult read_command(ImapSession *s)
 {
+	/* a 30 MB APPEND need not stay allocated for the rest of the session */
+	if (s->cmd->allocated_len > IMAP_SERVER_FLUSH_AT) {
+		g_string_free(s->cmd, TRUE);
+		s->cmd = g_string_new(NULL);
+	}
 	g_string_truncate(s->cmd, 0);
 	guint literals = 0;
 	for (;;) {
@@ -584,10 +592,27 @@ static void append_uid_set(GString *out, const GArray *uids)
 
 /* ---- commands: any state ------------------------------------------------ */
 
+/* What the server offers now: STARTTLS before TLS, and no passwords in
+ * the clear when it must not take them (RFC 2595 3.2: LOGINDISABLED). */
+static char *capabilities(ImapSession *s)
+{
+	if (s->state != IMAP_STATE_NOT_AUTHENTICATED)
+		return g_strdup(CAPABILITIES);
+	gboolean tls = ms_conn_is_tls(s->conn);
+	GString *c = g_string_new(CAPABILITIES);
+	if (mra_tls_cert(s->mra) && !tls)
+		g_string_append(c, " STARTTLS");
+	if (mra_login_needs_tls(s->mra) && !tls)
+		g_string_append(c, " LOGINDISABLED");
+	else
+		g_string_append(c, " AUTH=PLAIN AUTH=LOGIN");
+	return g_string_free(c, FALSE);
+}
+
 static void cmd_capability(ImapSession *s, const ImapCommand *cmd)
 {
-	untagged(s, "CAPABILITY %s", s->state == IMAP_STATE_NOT_AUTHENTICATED ? CAPABILITIES_BEFORE_LOGIN
-	                                                                       : CAPABILITIES);
+	g_autofree char *caps = capabilities(s);
+	untagged(s, "CAPABILITY %s", caps);
 	tagged(s, cmd->tag, IMAP_COND_OK, NULL, "Capability completed");
 }
 
@@ -605,7 +630,7 @@ static void cmd_logout(ImapSession *s, const ImapCommand *cmd)
 static void cmd_id(ImapSession *s, const ImapCommand *cmd)
 {
 	/* RFC 2971 3.1: the server's own fields; the client's are only shown */
-	untagged(s, "ID (\"name\" \"mailsim\" \"vendor\" \"mailsim\" \"support-url\" \"https://github.com/mailsim\")");
+	untagged(s, "ID (\"name\" \"mailsim\" \"vendor\" \"mailsim, a mail course\")");
 	tagged(s, cmd->tag, IMAP_COND_OK, NULL, "ID completed");
 }
 
@@ -613,11 +638,27 @@ static void cmd_id(ImapSession *s, const ImapCommand *cmd)
 
 static void cmd_starttls(ImapSession *s, const ImapCommand *cmd)
 {
-	tagged(s, cmd->tag, IMAP_COND_BAD, NULL, "STARTTLS is not available: this server has no certificate yet");
+	if (!mra_tls_cert(s->mra)) {
+		tagged(s, cmd->tag, IMAP_COND_BAD, NULL, "STARTTLS is not available: this server has no certificate");
+		return;
+	}
+	if (ms_conn_is_tls(s->conn)) {
+		tagged(s, cmd->tag, IMAP_COND_BAD, NULL, "TLS is already active");
+		return;
+	}
+	tagged(s, cmd->tag, IMAP_COND_OK, NULL, "Begin TLS negotiation now");
+	flush(s);
+	/* RFC 3501 6.2.1: the client asks for the capabilities again after */
+	if (!ms_conn_starttls(s->conn, mra_tls_cert(s->mra), NULL))
+		s->state = IMAP_STATE_LOGOUT;
 }
 
 static void login(ImapSession *s, const char *tag, const char *user, const char *password)
 {
+	if (mra_login_needs_tls(s->mra) && !ms_conn_is_tls(s->conn)) {
+		tagged(s, tag, IMAP_COND_NO, "PRIVACYREQUIRED", "Use STARTTLS first: no passwords in the clear");
+		return;
+	}
 	g_autoptr(GError) err = NULL;
 	AuthsvcResult r = mra_authenticate(s->mra, user, password, &err);
 	if (r == AUTHSVC_TEMPFAIL) {
@@ -1839,7 +1880,9 @@ void imap_server_run(MsConn *conn, Mra *mra)
 	ms_conn_set_timeout(conn, IMAP_SERVER_TIMEOUT);
 	/* RFC 3501 7.1.1: the greeting, with the capabilities (7.2.1) */
 	g_autofree char *greeting = g_strdup_printf("%s mailsim IMAP4rev1 ready", mra_hostname(mra));
-	imap_proto_append_tagged(s.out, NULL, IMAP_COND_OK, "CAPABILITY " CAPABILITIES_BEFORE_LOGIN, greeting);
+	g_autofree char *caps = capabilities(&s);
+	g_autofree char *code = g_strconcat("CAPABILITY ", caps, NULL);
+	imap_proto_append_tagged(s.out, NULL, IMAP_COND_OK, code, greeting);
 
 	while (s.state != IMAP_STATE_LOGOUT) {
 		ReadResult r = read_command(&s);

@@ -66,7 +66,10 @@ struct Mra {
 	guint64      seed;
 	gint64       epoch_us;
 	gint64       idle_rescan;
-	MsListener  *l_imap, *l_pop3;
+	MsListener  *l_imap, *l_pop3, *l_imaps, *l_pop3s;
+	GTlsCertificate *tls_cert;
+	gboolean     login_needs_tls;
+	guint16      imaps_port, pop3s_port;
 	gint         sessions;      /* atomic */
 	guint        serial;        /* for task names */
 
@@ -118,6 +121,10 @@ Mra *mra_new(MsStack *stack, const MraConfig *cfg, GError **error)
 	mra->idle_rescan = cfg->idle_rescan_us > 0 ? cfg->idle_rescan_us : MRA_IDLE_RESCAN;
 	g_mutex_init(&mra->lock);
 	mra->mailboxes = g_hash_table_new(g_str_hash, g_str_equal);
+	mra->tls_cert = cfg->tls_cert ? g_object_ref(cfg->tls_cert) : NULL;
+	mra->login_needs_tls = cfg->login_needs_tls && cfg->tls_cert;
+	mra->imaps_port = cfg->imaps_port;
+	mra->pop3s_port = cfg->pop3s_port;
 	/* P in Maildir names: the MDA writes P<seed>; ours differ so that the
 	 * two agents never make the same name at the same virtual moment */
 	mra->stamp.process = cfg->seed ^ G_GUINT64_CONSTANT(0x6d7261);   /* "mra" */
@@ -128,12 +135,15 @@ typedef struct {
 	Mra        *mra;
 	MsConn     *conn;
 	gboolean    pop3;
+	gboolean    implicit_tls;
 } SessionStart;
 
 static void session_task(gpointer data)
 {
 	SessionStart *st = data;
-	if (st->pop3)
+	if (st->implicit_tls && !ms_conn_starttls(st->conn, st->mra->tls_cert, NULL))
+		;   /* the handshake failed: nothing to serve (an event says why) */
+	else if (st->pop3)
 		pop3_server_run(st->conn, st->mra);
 	else
 		imap_server_run(st->conn, st->mra);
@@ -146,6 +156,7 @@ typedef struct {
 	Mra        *mra;
 	MsListener *l;
 	gboolean    pop3;
+	gboolean    implicit_tls;
 } Listening;
 
 static void listener_task(gpointer data)
@@ -172,6 +183,7 @@ static void listener_task(gpointer data)
 		st->mra = mra;
 		st->conn = c;
 		st->pop3 = li->pop3;
+		st->implicit_tls = li->implicit_tls;
 		g_autofree char *name = g_strdup_printf("%s@%s#%u", li->pop3 ? "pop3" : "imap", mra->hostname,
 		                                        ++mra->serial);
 		ms_task_spawn(mra->sched, name, session_task, st);
@@ -179,7 +191,7 @@ static void listener_task(gpointer data)
 	g_free(li);
 }
 
-static MsListener *listen_on(Mra *mra, guint16 port, gboolean pop3, GError **error)
+static MsListener *listen_on(Mra *mra, guint16 port, gboolean pop3, gboolean implicit_tls, GError **error)
 {
 	MsListener *l = ms_stack_listen(mra->stack, mra->listen_address, port, error);
 	if (!l)
@@ -190,6 +202,7 @@ static MsListener *listen_on(Mra *mra, guint16 port, gboolean pop3, GError **err
 	li->mra = mra;
 	li->l = l;
 	li->pop3 = pop3;
+	li->implicit_tls = implicit_tls;
 	g_autofree char *name = g_strdup_printf("%s@%s:%u", pop3 ? "pop3d" : "imapd", mra->hostname,
 	                                        ms_listener_port(l));
 	ms_task_spawn(mra->sched, name, listener_task, li);
@@ -199,10 +212,14 @@ static MsListener *listen_on(Mra *mra, guint16 port, gboolean pop3, GError **err
 gboolean mra_start(Mra *mra, GError **error)
 {
 	g_return_val_if_fail(!mra->l_imap, FALSE);
-	mra->l_imap = listen_on(mra, mra->imap_port, FALSE, error);
+	if (mra->tls_cert && mra->imaps_port && !(mra->l_imaps = listen_on(mra, mra->imaps_port, FALSE, TRUE, error)))
+		return FALSE;
+	if (mra->tls_cert && mra->pop3s_port && !(mra->l_pop3s = listen_on(mra, mra->pop3s_port, TRUE, TRUE, error)))
+		return FALSE;
+	mra->l_imap = listen_on(mra, mra->imap_port, FALSE, FALSE, error);
 	if (!mra->l_imap)
 		return FALSE;
-	mra->l_pop3 = listen_on(mra, mra->pop3_port, TRUE, error);
+	mra->l_pop3 = listen_on(mra, mra->pop3_port, TRUE, FALSE, error);
 	return mra->l_pop3 != NULL;
 }
 
@@ -212,6 +229,10 @@ void mra_stop(Mra *mra)
 		ms_listener_close(mra->l_imap);
 	if (mra->l_pop3)
 		ms_listener_close(mra->l_pop3);
+	if (mra->l_imaps)
+		ms_listener_close(mra->l_imaps);
+	if (mra->l_pop3s)
+		ms_listener_close(mra->l_pop3s);
 }
 
 static void mailbox_free(MraMailbox *mb);
@@ -223,6 +244,9 @@ void mra_free(Mra *mra)
 	g_warn_if_fail(g_atomic_int_get(&mra->sessions) == 0);
 	ms_listener_free(mra->l_imap);
 	ms_listener_free(mra->l_pop3);
+	ms_listener_free(mra->l_imaps);
+	ms_listener_free(mra->l_pop3s);
+	g_clear_object(&mra->tls_cert);
 	GHashTableIter it;
 	gpointer value;
 	g_hash_table_iter_init(&it, mra->mailboxes);
@@ -237,6 +261,9 @@ void mra_free(Mra *mra)
 	g_free(mra->authsvc_address);
 	g_free(mra);
 }
+
+GTlsCertificate *mra_tls_cert(Mra *mra) { return mra->tls_cert; }
+gboolean mra_login_needs_tls(Mra *mra) { return mra->login_needs_tls; }
 
 guint16 mra_imap_port(Mra *mra) { return mra->l_imap ? ms_listener_port(mra->l_imap) : 0; }
 guint16 mra_pop3_port(Mra *mra) { return mra->l_pop3 ? ms_listener_port(mra->l_pop3) : 0; }

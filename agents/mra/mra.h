@@ -68,6 +68,10 @@ typedef struct {
 	guint64     seed;             /* UIDVALIDITY of new folders, Maildir names (P...) */
 	gint64      epoch_us;         /* Unix time of scheduler time 0; 0: MRA_DEFAULT_EPOCH_US */
 	gint64      idle_rescan_us;   /* 0: MRA_IDLE_RESCAN */
+	GTlsCertificate *tls_cert;    /* offer STARTTLS/STLS (RFC 2595); NULL: none (the simulation) */
+	gboolean    login_needs_tls;  /* no passwords before TLS (LOGINDISABLED) */
+	guint16     imaps_port;       /* implicit TLS (RFC 8314); 0: none; needs tls_cert */
+	guint16     pop3s_port;
 } MraConfig;
 
 typedef struct Mra Mra;
@@ -96,6 +100,10 @@ guint    mra_sessions(Mra *mra);
 /* ---- what the sessions ask of the agent --------------------------------- */
 
 const char *mra_hostname(Mra *mra);
+/* The certificate to offer STARTTLS with, or NULL. */
+GTlsCertificate *mra_tls_cert(Mra *mra);
+/* Whether a login must wait for TLS. */
+gboolean    mra_login_needs_tls(Mra *mra);
 MsSched    *mra_sched(Mra *mra);
 /* Unix time now, in microseconds: the epoch plus scheduler time (the only
  * clock an agent reads). */

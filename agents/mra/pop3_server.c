@@ -66,6 +66,10 @@ static gboolean flush(Pop3Session *s)
 	if (ok && s->out->len > pos)
 		ok = ms_conn_write(s->conn, s->out->str + pos, s->out->len - pos, NULL);
 	g_array_set_size(s->masked, 0);
+	if (s->out->allocated_len > 2 * POP3_SERVER_FLUSH_AT) {
+		g_string_free(s->out, TRUE);   /* after a large message, give the memory back */
+		s->out = g_string_new(NULL);
+	}
 	g_string_truncate(s->out, 0);
 	if (!ok)
 		s->state = POP3_STATE_CLOSED;
@@ -234,6 +238,10 @@ static void close_maildrop(Pop3Session *s)
 /* Log in, lock the maildrop (RFC 1939 4) and list it. */
 static void login(Pop3Session *s, const char *user, const char *password)
 {
+	if (mra_login_needs_tls(s->mra) && !ms_conn_is_tls(s->conn)) {
+		err(s, POP3_CODE_AUTH, "Use STLS first: no passwords in the clear");
+		return;
+	}
 	g_autoptr(GError) error = NULL;
 	AuthsvcResult r = mra_authenticate(s->mra, user, password, &error);
 	if (r == AUTHSVC_TEMPFAIL) {
@@ -295,9 +303,14 @@ static void login(Pop3Session *s, const char *user, const char *password)
 
 static void cmd_capa(Pop3Session *s, const Pop3Command *cmd)
 {
-	/* RFC 2449 5; no STLS until lab mode brings TLS */
+	/* RFC 2449 5, RFC 2595 4: STLS before TLS; USER and SASL only when a
+	 * password may be sent */
 	ok(s, "Capability list follows");
-	g_string_append(s->out, "USER\r\nSASL PLAIN LOGIN\r\nTOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\n"
+	if (mra_tls_cert(s->mra) && !ms_conn_is_tls(s->conn))
+		g_string_append(s->out, "STLS\r\n");
+	if (!mra_login_needs_tls(s->mra) || ms_conn_is_tls(s->conn))
+		g_string_append(s->out, "USER\r\nSASL PLAIN LOGIN\r\n");
+	g_string_append(s->out, "TOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\n"
 	                        "PIPELINING\r\nEXPIRE NEVER\r\nIMPLEMENTATION mailsim\r\n.\r\n");
 }
 
@@ -397,7 +410,14 @@ static void cmd_auth(Pop3Session *s, const Pop3Command *cmd)
 
 static void cmd_stls(Pop3Session *s, const Pop3Command *cmd)
 {
-	err(s, POP3_CODE_NONE, "not available");
+	if (!mra_tls_cert(s->mra) || ms_conn_is_tls(s->conn)) {
+		err(s, POP3_CODE_NONE, ms_conn_is_tls(s->conn) ? "TLS is already active" : "not available");
+		return;
+	}
+	ok(s, "Begin TLS negotiation");
+	flush(s);
+	if (!ms_conn_starttls(s->conn, mra_tls_cert(s->mra), NULL))
+		s->state = POP3_STATE_CLOSED;   /* the stream is unusable */
 }
 
 static void cmd_stat(Pop3Session *s, const Pop3Command *cmd)

@@ -39,9 +39,9 @@ def free_ports(n):
 
 
 state = tempfile.mkdtemp(prefix="mailsim-crash-")
-ports = free_ports(7)
+ports = free_ports(10)
 args = [MAILSIM, "serve", "--state", state]
-for name, port in zip(["smtp", "submission", "imap", "pop3", "dns", "lmtp", "auth"], ports):
+for name, port in zip(["smtp", "submission", "smtps", "imap", "imaps", "pop3", "pop3s", "dns", "lmtp", "auth"], ports):
     args += ["--%s-port" % name, str(port)]
 smtp_port = ports[0]
 

@@ -37,9 +37,9 @@ def free_ports(n):
 
 
 state = tempfile.mkdtemp(prefix="mailsim-load-")
-names = ["smtp", "submission", "imap", "pop3", "dns", "lmtp", "auth"]
+names = ["smtp", "submission", "smtps", "imap", "imaps", "pop3", "pop3s", "dns", "lmtp", "auth"]
 ports = dict(zip(names, free_ports(len(names))))
-args = [MAILSIM, "serve", "--state", state, "--no-fsync"]
+args = [MAILSIM, "serve", "--state", state, "--no-fsync", "--allow-plaintext-auth"]
 for n in names:
     args += ["--%s-port" % n, str(ports[n])]
 log = open(os.path.join(state, "serve.log"), "w")

@@ -65,11 +65,12 @@ def message(subject, body="Hello from the test.\r\n"):
 
 
 state = tempfile.mkdtemp(prefix="mailsim-mta-")
-smtp, sub, smtps, imap, pop3, dns, lmtp, auth = free_ports(8)
+smtp, sub, smtps, imap, imaps, pop3, pop3s, dns, lmtp, auth = free_ports(10)
 log = open(os.path.join(state, "serve.log"), "w")
 proc = subprocess.Popen([MAILSIM, "serve", "--state", state, "--no-fsync",
                          "--smtp-port", str(smtp), "--submission-port", str(sub), "--smtps-port", str(smtps),
                          "--imap-port", str(imap), "--pop3-port", str(pop3), "--dns-port", str(dns),
+                         "--imaps-port", str(imaps), "--pop3s-port", str(pop3s),
                          "--lmtp-port", str(lmtp), "--auth-port", str(auth)],
                         stdout=log, stderr=subprocess.STDOUT)
 try:
@@ -186,6 +187,36 @@ try:
                        capture_output=True, text=True, timeout=30)
     check(r.returncode == 0, "curl smtps:// -k: submission over implicit TLS %s" % r.stderr.strip()[:80])
     check(wait_for(lambda: len(inbox(state, "bob")) == before_curl + 1), "curl's message is delivered")
+
+    # IMAP and POP3: no password before TLS; STARTTLS, STLS and the implicit-TLS ports
+    import imaplib, poplib
+    m = imaplib.IMAP4("127.0.0.1", imap, timeout=10)
+    check("STARTTLS" in m.capabilities and "LOGINDISABLED" in m.capabilities,
+          "IMAP before TLS: STARTTLS offered, LOGINDISABLED")
+    m.starttls(ssl_context=insecure)
+    m.login("bob@example.org", "secret")
+    typ, data = m.select("INBOX", readonly=True)
+    check(typ == "OK" and int(data[0]) >= 1, "imaplib: STARTTLS, LOGIN, SELECT INBOX (%s messages)" % data[0].decode())
+    m.logout()
+    m = imaplib.IMAP4_SSL("127.0.0.1", imaps, ssl_context=insecure, timeout=10)
+    m.login("bob@example.org", "secret")
+    check(m.select("INBOX", readonly=True)[0] == "OK", "imaplib over implicit TLS (IMAPS)")
+    m.logout()
+    p3 = poplib.POP3("127.0.0.1", pop3, timeout=10)
+    check("STLS" in p3.capa(), "POP3 CAPA offers STLS")
+    p3.stls(context=insecure)
+    p3.user("bob@example.org")
+    p3.pass_("secret")
+    check(p3.stat()[0] >= 1, "poplib: STLS, USER/PASS, STAT")
+    p3.quit()
+    p3 = poplib.POP3_SSL("127.0.0.1", pop3s, context=insecure, timeout=10)
+    p3.user("bob@example.org")
+    p3.pass_("secret")
+    check(p3.stat()[0] >= 1, "poplib over implicit TLS (POP3S)")
+    p3.quit()
+    r = subprocess.run(["curl", "-sS", "-k", "imaps://127.0.0.1:%d/INBOX" % imaps, "-u", "bob@example.org:secret"],
+                       capture_output=True, text=True, timeout=30)
+    check(r.returncode == 0 and "INBOX" in r.stdout, "curl imaps:// -k lists INBOX")
 
     # SMTP smuggling: a bare LF before the dot neither ends the message nor starts another
     before = len(inbox(state, "bob"))

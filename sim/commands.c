@@ -9,6 +9,8 @@ int ms_cmd_netdemo(int argc, char **argv);
 int ms_cmd_dns(int argc, char **argv);
 int ms_cmd_run(int argc, char **argv);
 int ms_cmd_serve(int argc, char **argv);
+int ms_cmd_send(int argc, char **argv);
+int ms_cmd_fetch(int argc, char **argv);
 int ms_cmd_check(int argc, char **argv);
 int ms_cmd_accounts(int argc, char **argv);
 int ms_cmd_mda(int argc, char **argv);
@@ -20,6 +22,8 @@ const MsCommand ms_commands[] = {
 	{ "run", "run a scenario and check its expectations (mailsim run scenarios/X.scn)", ms_cmd_run },
 	{ "check", "check a scenario file without running it", ms_cmd_check },
 	{ "serve", "the course's mail system on real sockets, for real clients", ms_cmd_serve },
+	{ "send", "send a message to a real server with the mail client agent", ms_cmd_send },
+	{ "fetch", "fetch new mail from a real IMAP or POP3 server with the mail client agent", ms_cmd_fetch },
 	{ "dns", "serve DNS zones and blacklists on real sockets (dig can ask)", ms_cmd_dns },
 	{ "mda", "the MDA (LMTP, account service) on real sockets", ms_cmd_mda },
 	{ "mra", "the MRA (IMAP, POP3) on real sockets: Thunderbird, curl and imaplib can read mail", ms_cmd_mra },

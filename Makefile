@@ -29,15 +29,16 @@ LIB_SRC := $(shell find sim net agents ui -name '*.c' ! -path sim/main.c ! -name
 TEST_SRC := $(shell find tests -name 'test_*.c' 2>/dev/null | sort)
 
 SCENARIOS := $(sort $(wildcard scenarios/*.scn))
-OBJ      := $(LIB_SRC:%.c=build/obj/%.o) build/obj/gen/embedded.o
-ASAN_OBJ := $(LIB_SRC:%.c=build/asan/obj/%.o) build/asan/obj/gen/embedded.o
+LESSONS   := $(sort $(wildcard lessons/*/*.lesson))
+OBJ      := $(LIB_SRC:%.c=build/obj/%.o) build/obj/gen/embedded.o build/obj/gen/embedded_lessons.o
+ASAN_OBJ := $(LIB_SRC:%.c=build/asan/obj/%.o) build/asan/obj/gen/embedded.o build/asan/obj/gen/embedded_lessons.o
 TESTS      := $(TEST_SRC:%.c=build/%)
 ASAN_TESTS := $(TEST_SRC:%.c=build/asan/%)
 
 # libFuzzer targets, built with clang against a fuzz-instrumented library.
 FUZZ_SRC  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
-FUZZ_OBJ  := $(LIB_SRC:%.c=build/fuzz/obj/%.o) build/fuzz/obj/gen/embedded.o
+FUZZ_OBJ  := $(LIB_SRC:%.c=build/fuzz/obj/%.o) build/fuzz/obj/gen/embedded.o build/fuzz/obj/gen/embedded_lessons.o
 FUZZ_CC   := clang
 FUZZ_FLAGS := -g -O1 -fno-omit-frame-pointer -Wall -Wno-unused-parameter
 FUZZ_SMOKE_SECONDS ?= 3
@@ -64,6 +65,10 @@ build/asan/libmailsim.a: $(ASAN_OBJ)
 build/gen/embedded.c: $(SCENARIOS) tools/embed.sh
 	@mkdir -p $(@D)
 	$(call say,EMBED,$@)sh tools/embed.sh $@ $(SCENARIOS)
+
+build/gen/embedded_lessons.c: $(LESSONS) tools/embed.sh
+	@mkdir -p $(@D)
+	$(call say,EMBED,$@)sh tools/embed.sh -s ms_embedded_lessons -r lessons $@ $(LESSONS)
 
 build/obj/gen/%.o: build/gen/%.c
 	@mkdir -p $(@D)

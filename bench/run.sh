@@ -4,3 +4,6 @@ set -e
 cd "$(dirname "$0")/.."
 echo "== scheduler hand-offs"
 ./build/bench/bench_sched
+echo
+echo "== inbound mail into the Maildir: mailsim against Postfix+Dovecot and smtp-sink"
+python3 bench/mta_bench.py "$@"

@@ -1,6 +1,8 @@
 /* sim/cmd_run.c - `mailsim run FILE` and `mailsim check FILE`. */
 #include "sim/runner.h"
+#include "net/pcap_writer.h"
 #include "sim/scenario.h"
+#include "ui/app.h"
 
 #include <stdio.h>
 #include <unistd.h>
@@ -8,12 +10,13 @@
 int ms_cmd_run(int argc, char **argv)
 {
 	gint64 seed = -1;
-	char *events = NULL, *transcript = NULL, *until = NULL, *state = NULL;
+	char *events = NULL, *transcript = NULL, *until = NULL, *state = NULL, *pcap = NULL;
 	gboolean headless = FALSE, quiet = FALSE, verbose = FALSE;
 	GOptionEntry entries[] = {
 		{ "headless", 0, 0, G_OPTION_ARG_NONE, &headless, "Text transcript instead of the classroom view", NULL },
 		{ "seed", 's', 0, G_OPTION_ARG_INT64, &seed, "Seed (overrides the scenario's)", "N" },
 		{ "events", 'e', 0, G_OPTION_ARG_FILENAME, &events, "Write every event as JSON Lines", "FILE" },
+		{ "pcap", 0, 0, G_OPTION_ARG_FILENAME, &pcap, "Write the traffic as a pcap file (Wireshark, tshark)", "FILE" },
 		{ "transcript", 't', 0, G_OPTION_ARG_FILENAME, &transcript, "Write the text transcript to FILE", "FILE" },
 		{ "until", 'u', 0, G_OPTION_ARG_STRING, &until, "Stop the virtual clock at TIME (like 45m)", "TIME" },
 		{ "state", 0, 0, G_OPTION_ARG_FILENAME, &state, "Keep the hosts' files in DIR", "DIR" },
@@ -40,12 +43,31 @@ int ms_cmd_run(int argc, char **argv)
 		fprintf(stderr, "mailsim run: --until wants a time like 90s or 45m, got \"%s\"\n", until);
 		return 2;
 	}
-	(void)headless;   /* the text transcript is the only view until the UI lands */
+	if (pcap) {
+		o.pcap_sink = pcap_writer_new(pcap, NULL, &error);
+		if (!o.pcap_sink) {
+			fprintf(stderr, "mailsim run: %s\n", error->message);
+			return 2;
+		}
+	}
+	/* On a terminal the class watches the classroom view, in step mode;
+	 * otherwise (a pipe, --headless, --quiet) the text transcript. */
+	UiApp *ui = NULL;
+	if (!headless && !quiet && ui_app_possible()) {
+		ui = ui_app_new(NULL);
+		o.quiet = TRUE;
+		o.extra_sink = ui_app_sink(ui);
+		o.attach = ui_app_attach;
+		o.finish = ui_app_finish;
+		o.front_data = ui;
+	}
 	int rc = ms_runner_run(argv[1], &o);
+	ui_app_free(ui);
 	g_free(events);
 	g_free(transcript);
 	g_free(until);
 	g_free(state);
+	g_free(pcap);
 	return rc;
 }
 

@@ -8,10 +8,14 @@
 int ms_cmd_netdemo(int argc, char **argv);
 int ms_cmd_dns(int argc, char **argv);
 int ms_cmd_run(int argc, char **argv);
+int ms_cmd_replay(int argc, char **argv);
 int ms_cmd_serve(int argc, char **argv);
 int ms_cmd_send(int argc, char **argv);
 int ms_cmd_fetch(int argc, char **argv);
+int ms_cmd_watch(int argc, char **argv);
 int ms_cmd_check(int argc, char **argv);
+int ms_cmd_lessons(int argc, char **argv);
+int ms_cmd_lesson(int argc, char **argv);
 int ms_cmd_accounts(int argc, char **argv);
 int ms_cmd_mda(int argc, char **argv);
 int ms_cmd_mra(int argc, char **argv);
@@ -21,9 +25,13 @@ const MsCommand ms_commands[] = {
 	{ "accounts", "add, delete and list users and aliases in the account database", ms_cmd_accounts },
 	{ "run", "run a scenario and check its expectations (mailsim run scenarios/X.scn)", ms_cmd_run },
 	{ "check", "check a scenario file without running it", ms_cmd_check },
+	{ "replay", "show a recorded run (mailsim run --events FILE) step by step", ms_cmd_replay },
+	{ "lessons", "list the lessons of the course (mailsim lessons --lang fr)", ms_cmd_lessons },
+	{ "lesson", "act out lesson N: its scenario, narrated step by step, then a quiz", ms_cmd_lesson },
 	{ "serve", "the course's mail system on real sockets, for real clients", ms_cmd_serve },
 	{ "send", "send a message to a real server with the mail client agent", ms_cmd_send },
 	{ "fetch", "fetch new mail from a real IMAP or POP3 server with the mail client agent", ms_cmd_fetch },
+	{ "watch", "show real mail traffic (a pcap file or a live interface) as the course's events", ms_cmd_watch },
 	{ "dns", "serve DNS zones and blacklists on real sockets (dig can ask)", ms_cmd_dns },
 	{ "mda", "the MDA (LMTP, account service) on real sockets", ms_cmd_mda },
 	{ "mra", "the MRA (IMAP, POP3) on real sockets: Thunderbird, curl and imaplib can read mail", ms_cmd_mra },

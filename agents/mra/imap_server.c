@@ -73,6 +73,7 @@ typedef struct {
 	gboolean        readonly;       /* EXAMINE */
 	guint32         uidvalidity;
 	GPtrArray      *view;           /* MaildirMessage*: message n is view[n - 1] */
+	MraReader      *reader;         /* the view's files, read ahead when the disk is cold */
 	GHashTable     *recent;         /* UIDs \Recent in this session */
 	guint64         version;        /* of the shared state the view matches */
 	gboolean        expunge_pending;/* the client must still be told of EXPUNGEs */
@@ -175,15 +176,20 @@ static void bye(ImapSession *s, const char *code, const char *text)
 	s->state = IMAP_STATE_LOGOUT;
 }
 
-/* A literal holding message data, shown in events as a summary. */
-static void append_data_literal(ImapSession *s, const char *what, const char *data, gsize len)
+#define LINES_UNCOUNTED G_MAXUINT64
+
+/* A literal holding message data, shown in events as a summary: what it
+ * is, its size and its lines (counted here if LINES_UNCOUNTED). */
+static void append_data_literal(ImapSession *s, const char *what, const char *data, gsize len, guint64 lines)
 {
 	g_string_append_printf(s->out, "{%" G_GSIZE_FORMAT "}\r\n", len);
 	if (len == 0)
 		return;
-	guint64 lines = 0;
-	for (const char *p = data, *end = data + len; (p = memchr(p, '\n', (gsize)(end - p))); p++)
-		lines++;
+	if (lines == LINES_UNCOUNTED) {
+		lines = 0;
+		for (const char *p = data, *end = data + len; (p = memchr(p, '\n', (gsize)(end - p))); p++)
+			lines++;
+	}
 	Masked m = { s->out->len, len,
 	             g_strdup_printf("(%s: %" G_GSIZE_FORMAT " bytes, %" G_GUINT64_FORMAT " lines)", what, len, lines) };
 	g_array_append_val(s->masked, m);
@@ -261,15 +267,21 @@ static char *name_of(const char *folder)
 }
 
 /* Bare LF line ends become CRLF (RFC 3501 2.3.4: message data has CRLF).
- * Takes bytes; returns them, or a converted copy. */
-static GBytes *crlf_normalize(GBytes *bytes)
+ * Takes bytes; returns them, or a converted copy.  *lines_r (may be NULL):
+ * how many lines, counted on the way. */
+static GBytes *crlf_normalize(GBytes *bytes, guint64 *lines_r)
 {
 	gsize len;
 	const char *data = g_bytes_get_data(bytes, &len);
 	gsize bare = 0;
-	for (const char *p = data, *end = data + len; (p = memchr(p, '\n', (gsize)(end - p))); p++)
+	guint64 lines = 0;
+	for (const char *p = data, *end = data + len; (p = memchr(p, '\n', (gsize)(end - p))); p++) {
+		lines++;
 		if (p == data || p[-1] != '\r')
 			bare++;
+	}
+	if (lines_r)
+		*lines_r = lines;
 	if (bare == 0)
 		return bytes;
 	GString *out = g_string_sized_new(len + bare);
@@ -420,6 +432,7 @@ static gint view_index(ImapSession *s, guint32 uid)
 static void deselect(ImapSession *s)
 {
 	g_clear_pointer(&s->mb, mra_mailbox_close);
+	g_clear_pointer(&s->reader, mra_reader_free);
 	g_clear_pointer(&s->folder, g_free);
 	g_ptr_array_set_size(s->view, 0);
 	g_hash_table_remove_all(s->recent);
@@ -516,58 +529,77 @@ static void sync_selected(ImapSession *s, gboolean full, gboolean expunge_ok)
 	view_update(s, expunge_ok);
 }
 
+/* The first view index whose UID is at least uid. */
+static guint view_lower_bound(ImapSession *s, guint32 uid)
+{
+	guint left = 0, right = s->view->len;
+	while (left < right) {
+		guint mid = left + (right - left) / 2;
+		if (((MaildirMessage *)s->view->pdata[mid])->uid < uid)
+			left = mid + 1;
+		else
+			right = mid;
+	}
+	return left;
+}
+
+typedef struct {
+	guint from, to;   /* view indices [from, to) */
+} Span;
+
+static gint span_compare(gconstpointer a, gconstpointer b)
+{
+	const Span *x = a, *y = b;
+	return x->from < y->from ? -1 : x->from > y->from;
+}
+
 /* The view indices a sequence set names, ascending and each once.  RFC
  * 3501 9: a message number must exist ("*" is the last); UIDs that name
  * no message are simply not there (6.4.8).  NULL with a reason when a
- * number is out of range. */
+ * number is out of range.  Each range becomes a span of indices (by binary
+ * search for UIDs), so "UID FETCH 7" costs nothing like the folder's size. */
 static GArray *resolve_set(ImapSession *s, const ImapSeqSet *set, gboolean uid, char **why_r)
 {
 	guint n = s->view->len;
-	g_autofree gboolean *mark = g_new0(gboolean, n + 1);
 	guint32 max_uid = n ? ((MaildirMessage *)s->view->pdata[n - 1])->uid : 0;
+	g_autoptr(GArray) spans = g_array_new(FALSE, FALSE, sizeof(Span));
 	for (guint r = 0; r < imap_proto_seqset_n_ranges(set); r++) {
 		guint32 a, b;
 		imap_proto_seqset_range(set, r, &a, &b);
-		if (!uid) {
-			if ((a != IMAP_SEQ_STAR && a > n) || (b != IMAP_SEQ_STAR && b > n)) {
-				*why_r = g_strdup_printf("Invalid message number: the folder has %u message%s", n,
-				                         n == 1 ? "" : "s");
-				return NULL;
-			}
-			if (n == 0)
-				continue;
-			guint32 lo = a == IMAP_SEQ_STAR ? n : a, hi = b == IMAP_SEQ_STAR ? n : b;
-			if (lo > hi) {
-				guint32 t = lo;
-				lo = hi;
-				hi = t;
-			}
-			for (guint32 k = lo; k <= hi; k++)
-				mark[k - 1] = TRUE;
-		} else {
-			guint32 lo = a == IMAP_SEQ_STAR ? max_uid : a, hi = b == IMAP_SEQ_STAR ? max_uid : b;
-			if (lo > hi) {
-				guint32 t = lo;
-				lo = hi;
-				hi = t;
-			}
-			/* binary search for the first UID >= lo, then walk */
-			guint left = 0, right = n;
-			while (left < right) {
-				guint mid = left + (right - left) / 2;
-				if (((MaildirMessage *)s->view->pdata[mid])->uid < lo)
-					left = mid + 1;
-				else
-					right = mid;
-			}
-			for (guint i = left; i < n && ((MaildirMessage *)s->view->pdata[i])->uid <= hi; i++)
-				mark[i] = TRUE;
+		if (!uid && ((a != IMAP_SEQ_STAR && a > n) || (b != IMAP_SEQ_STAR && b > n))) {
+			*why_r = g_strdup_printf("Invalid message number: the folder has %u message%s", n,
+			                         n == 1 ? "" : "s");
+			return NULL;
 		}
+		if (n == 0)
+			continue;
+		guint32 last = uid ? max_uid : n;
+		guint32 lo = a == IMAP_SEQ_STAR ? last : a, hi = b == IMAP_SEQ_STAR ? last : b;
+		if (lo > hi) {
+			guint32 t = lo;
+			lo = hi;
+			hi = t;
+		}
+		Span sp;
+		if (uid) {
+			sp.from = view_lower_bound(s, lo);
+			sp.to = hi == G_MAXUINT32 ? n : view_lower_bound(s, hi + 1);
+		} else {
+			sp.from = lo - 1;
+			sp.to = hi;
+		}
+		if (sp.from < sp.to)
+			g_array_append_val(spans, sp);
 	}
+	g_array_sort(spans, span_compare);
 	GArray *out = g_array_new(FALSE, FALSE, sizeof(guint));
-	for (guint i = 0; i < n; i++)
-		if (mark[i])
+	guint done = 0;   /* indices below this are in out */
+	for (guint k = 0; k < spans->len; k++) {
+		const Span *sp = &g_array_index(spans, Span, k);
+		for (guint i = MAX(sp->from, done); i < sp->to; i++)
 			g_array_append_val(out, i);
+		done = MAX(done, sp->to);
+	}
 	return out;
 }
 
@@ -771,7 +803,7 @@ static void cmd_select(ImapSession *s, const ImapCommand *cmd)
 		tagged(s, cmd->tag, IMAP_COND_NO, "CANNOT", "%s", err->message);
 		return;
 	}
-	MraMailbox *mb = mra_mailbox_open(s->mra, s->md_fast, folder, &err);
+	MraMailbox *mb = mra_mailbox_open(s->mra, s->md_fast, folder, FALSE, &err);
 	if (!mb) {
 		gboolean missing = g_error_matches(err, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
 		tagged(s, cmd->tag, IMAP_COND_NO, missing ? "NONEXISTENT" : "SERVERBUG", "%s",
@@ -779,6 +811,7 @@ static void cmd_select(ImapSession *s, const ImapCommand *cmd)
 		return;
 	}
 	s->mb = mb;
+	s->reader = mra_reader_new(s->md_fast);
 	s->folder = g_steal_pointer(&folder);
 	s->readonly = cmd->kind == IMAP_CMD_EXAMINE;
 	s->uidvalidity = mra_mailbox_uidvalidity(mb);
@@ -1080,7 +1113,7 @@ static void cmd_append(ImapSession *s, const ImapCommand *cmd)
 	MraAction action = (flags & MAILDIR_FLAG_DRAFT) ? MRA_ACTION_DRAFT
 	                                                : mra_action_for_folder(folder, MRA_ACTION_RETRIEVE);
 	set_step(s, action);
-	g_autoptr(GBytes) message = crlf_normalize(g_bytes_ref(cmd->message));
+	g_autoptr(GBytes) message = crlf_normalize(g_bytes_ref(cmd->message), NULL);
 	gsize len;
 	const char *data = g_bytes_get_data(message, &len);
 	guint32 uidvalidity = 0, uid = 0;
@@ -1289,9 +1322,9 @@ static void probe_load(Probe *p)
 		return;
 	p->loaded = TRUE;
 	GBytes *bytes = NULL;
-	if (!maildir_message_read(p->s->md_fast, p->m, &bytes, NULL))
+	if (!mra_reader_read(p->s->reader, p->s->view, p->msn - 1, &bytes, NULL))
 		return;
-	p->data = crlf_normalize(bytes);
+	p->data = crlf_normalize(bytes, NULL);
 	gsize len;
 	const char *data = g_bytes_get_data(p->data, &len);
 	p->root = mime_parse(data, len);
@@ -1539,11 +1572,12 @@ static gboolean fetch_one(ImapSession *s, const ImapCommand *cmd, const FetchPla
 	MaildirMessage *m = s->view->pdata[msn - 1];
 	g_autoptr(GBytes) message = NULL;
 	g_autoptr(MimePart) root = NULL;
+	guint64 lines = LINES_UNCOUNTED;
 	if (plan->need_data) {
 		GBytes *bytes = NULL;
-		if (!maildir_message_read(s->md_fast, m, &bytes, NULL))
+		if (!mra_reader_read(s->reader, s->view, msn - 1, &bytes, NULL))
 			return FALSE;
-		message = crlf_normalize(bytes);
+		message = crlf_normalize(bytes, &lines);
 	}
 	gsize len = 0;
 	const char *data = message ? g_bytes_get_data(message, &len) : NULL;
@@ -1609,7 +1643,8 @@ static gboolean fetch_one(ImapSession *s, const ImapCommand *cmd, const FetchPla
 			}
 			gsize plen;
 			const char *pdata = g_bytes_get_data(part, &plen);
-			append_data_literal(s, is_whole_message(item) && !item->partial ? "message" : name, pdata, plen);
+			gboolean whole = is_whole_message(item) && !item->partial;
+			append_data_literal(s, whole ? "message" : name, pdata, plen, whole ? lines : LINES_UNCOUNTED);
 			break;
 		}
 		}

@@ -4,16 +4,27 @@
  * One task accepts IMAP connections, one POP3 connections; each connection
  * gets a task running imap_server.c or pop3_server.c.  The sessions share
  * one MraMailbox per open folder under one lock: the messages by UID, the
- * \Recent claim (RFC 3501 2.3.2) and the change notifier that wakes IDLE.
+ * \Recent claim (RFC 3501 2.3.2) and the change notifier that wakes IDLE;
+ * inotify says when the disk changed under it.  Each session reads message
+ * files through an MraReader, which reads ahead when the disk is cold.
  */
 #include "agents/mra/mra.h"
 #include "agents/mra/imap_server.h"
 #include "agents/mra/pop3_server.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <sys/inotify.h>
+#define MRA_HAVE_INOTIFY 1
+#endif
+
+#define MRA_CHANGES_BUFFER (64 * 1024)   /* octets of inotify events read at once */
 
 /* ---- the course-step table ----------------------------------------------
  * What the MRA does, and the step of COURSE.md (section 4, and section 5 as
@@ -74,7 +85,10 @@ struct Mra {
 	guint        serial;        /* for task names */
 
 	GMutex       lock;          /* everything below, and every MraMailbox */
-	GHashTable  *mailboxes;     /* "ROOT\nFOLDER" -> MraMailbox* */
+	GHashTable  *mailboxes;     /* "ROOT\nFOLDER" -> MraMailbox*, open or kept */
+	GQueue       closed;        /* the kept ones nobody has open, latest first */
+	int          changes_fd;    /* inotify: which folders changed; -1: look each time */
+	char        *changes_buf;   /* MRA_CHANGES_BUFFER octets, to read its events into */
 	MaildirStamp stamp;         /* names of the messages this agent writes */
 	guint64      uidvalidity_draws;
 };
@@ -93,6 +107,9 @@ struct MraMailbox {
 	guint       n_new;          /* messages still in new/ */
 	struct timespec cur_mtime;  /* cur/ when last read, to notice others' renames */
 	gboolean    cur_known;
+	int         wd[3];          /* inotify watches: the folder, new/, cur/; -1: none */
+	gboolean    watched;        /* all three hold: no event, no change */
+	gboolean    changed_on_disk;/* an event came since the folder was last looked at */
 	guint64     version;        /* goes up with every change */
 	GPtrArray  *watchers;       /* MsTask* in IDLE */
 };
@@ -121,6 +138,12 @@ Mra *mra_new(MsStack *stack, const MraConfig *cfg, GError **error)
 	mra->idle_rescan = cfg->idle_rescan_us > 0 ? cfg->idle_rescan_us : MRA_IDLE_RESCAN;
 	g_mutex_init(&mra->lock);
 	mra->mailboxes = g_hash_table_new(g_str_hash, g_str_equal);
+	mra->changes_fd = -1;
+#ifdef MRA_HAVE_INOTIFY
+	mra->changes_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);   /* -1 (no inotify): we look */
+	if (mra->changes_fd >= 0)
+		mra->changes_buf = g_malloc(MRA_CHANGES_BUFFER);
+#endif
 	mra->tls_cert = cfg->tls_cert ? g_object_ref(cfg->tls_cert) : NULL;
 	mra->login_needs_tls = cfg->login_needs_tls && cfg->tls_cert;
 	mra->imaps_port = cfg->imaps_port;
@@ -251,8 +274,12 @@ void mra_free(Mra *mra)
 	gpointer value;
 	g_hash_table_iter_init(&it, mra->mailboxes);
 	while (g_hash_table_iter_next(&it, NULL, &value))
-		mailbox_free(value);   /* only if a session was cut short */
+		mailbox_free(value);   /* the kept ones, and any a session cut short left open */
 	g_hash_table_destroy(mra->mailboxes);
+	g_queue_clear(&mra->closed);
+	if (mra->changes_fd >= 0)
+		close(mra->changes_fd);
+	g_free(mra->changes_buf);
 	g_mutex_clear(&mra->lock);
 	ms_stack_unref(mra->stack);
 	g_free(mra->hostname);
@@ -335,8 +362,11 @@ Maildir *mra_user_maildir(Mra *mra, const char *user, gboolean sync, GError **er
 
 /* ---- the shared folder state -------------------------------------------- */
 
+static void changes_unwatch(MraMailbox *mb);
+
 static void mailbox_free(MraMailbox *mb)
 {
+	changes_unwatch(mb);
 	g_free(mb->key);
 	g_free(mb->user);
 	g_free(mb->folder);
@@ -414,10 +444,121 @@ static gboolean same_time(const struct timespec *a, const struct timespec *b)
 	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
 }
 
+/* ---- noticing changes -----------------------------------------------------
+ * Before most commands a session asks whether its folder changed on disk.
+ * Looking costs a stat of cur/ and a listing of new/, whose directory keeps
+ * the size it had at its fullest, however empty it is now.  inotify
+ * (Linux) answers without looking: the kernel queues an event for every
+ * name made, renamed or removed in a watched directory, at the moment it
+ * happens, so a folder with no event since it was last looked at is as it
+ * was.  Where inotify is missing, or a watch is lost (the folder deleted or
+ * renamed), the folder is looked at every time, as before. */
+
+#ifdef MRA_HAVE_INOTIFY
+#define CHANGES_IN_DIR (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO)
+#define CHANGES_OF_DIR (IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW)
+#define CHANGES_LOST   (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF | IN_UNMOUNT)
+#endif
+
+static void changes_unwatch(MraMailbox *mb)
+{
+#ifdef MRA_HAVE_INOTIFY
+	for (int i = 0; i < 3; i++)
+		if (mb->wd[i] >= 0)
+			inotify_rm_watch(mb->mra->changes_fd, mb->wd[i]);
+#endif
+	mb->wd[0] = mb->wd[1] = mb->wd[2] = -1;
+	mb->watched = FALSE;
+}
+
+/* Watch the folder directory (for being deleted or renamed) and what
+ * happens in its new/ and cur/. */
+static void changes_watch(MraMailbox *mb, const char *dir)
+{
+	mb->wd[0] = mb->wd[1] = mb->wd[2] = -1;
+#ifdef MRA_HAVE_INOTIFY
+	int fd = mb->mra->changes_fd;
+	if (fd < 0)
+		return;
+	mb->wd[0] = inotify_add_watch(fd, dir, CHANGES_OF_DIR);
+	mb->wd[1] = inotify_add_watch(fd, mb->new_path, CHANGES_IN_DIR | CHANGES_OF_DIR);
+	mb->wd[2] = inotify_add_watch(fd, mb->cur_path, CHANGES_IN_DIR | CHANGES_OF_DIR);
+	mb->watched = mb->wd[0] >= 0 && mb->wd[1] >= 0 && mb->wd[2] >= 0;
+	if (!mb->watched)
+		changes_unwatch(mb);   /* out of watches (fs.inotify.max_user_watches): look */
+#else
+	(void)dir;
+#endif
+}
+
+#ifdef MRA_HAVE_INOTIFY
+/* An event for watch wd: its folder changed; a lost watch is not trusted
+ * again. */
+static void changes_mark(Mra *mra, int wd, gboolean lost)
+{
+	GHashTableIter it;
+	gpointer value;
+	g_hash_table_iter_init(&it, mra->mailboxes);
+	while (g_hash_table_iter_next(&it, NULL, &value)) {
+		MraMailbox *mb = value;
+		if (mb->wd[0] != wd && mb->wd[1] != wd && mb->wd[2] != wd && wd != -1)
+			continue;
+		mb->changed_on_disk = TRUE;
+		if (lost)
+			changes_unwatch(mb);
+	}
+}
+#endif
+
+/* Read every queued event: the folders they name are marked changed. */
+static void changes_read_locked(Mra *mra)
+{
+#ifdef MRA_HAVE_INOTIFY
+	if (mra->changes_fd < 0)
+		return;
+	for (;;) {
+		ssize_t n = read(mra->changes_fd, mra->changes_buf, MRA_CHANGES_BUFFER);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n < 0 && errno != EAGAIN)
+				changes_mark(mra, -1, TRUE);   /* cannot read them: trust no watch */
+			return;
+		}
+		int last_wd = -1;
+		for (gsize off = 0; off + sizeof(struct inotify_event) <= (gsize)n;) {
+			const struct inotify_event *ev = (const struct inotify_event *)(mra->changes_buf + off);
+			gboolean lost = (ev->mask & CHANGES_LOST) != 0;
+			if (ev->mask & IN_Q_OVERFLOW)
+				changes_mark(mra, -1, FALSE);   /* events were dropped: every folder */
+			else if (ev->wd != last_wd || lost)
+				changes_mark(mra, ev->wd, lost);
+			last_wd = ev->wd;
+			off += sizeof *ev + ev->len;
+		}
+	}
+#else
+	(void)mra;
+#endif
+}
+
+/* Whether the folder may have changed since it was last looked at.  What
+ * happens from now on is queued for the next call. */
+static gboolean changes_seen(MraMailbox *mb)
+{
+	if (!mb->watched)
+		return TRUE;
+	changes_read_locked(mb->mra);
+	gboolean changed = mb->changed_on_disk || !mb->watched;
+	mb->changed_on_disk = FALSE;
+	return changed;
+}
+
 /* Read the folder again (maildir_folder_sync: the uidlist gives old
  * messages their UIDs and new ones the next), keeping what is known. */
 static gboolean mailbox_sync_locked(MraMailbox *mb, Maildir *md, GError **error)
 {
+	changes_seen(mb);   /* this read sees them all */
 	struct timespec mtime;
 	/* stat first: a rename after it shows as a change next time */
 	gboolean have_mtime = cur_stat(mb, &mtime);
@@ -459,7 +600,7 @@ static gboolean mailbox_sync_locked(MraMailbox *mb, Maildir *md, GError **error)
 	return TRUE;
 }
 
-/* Whether the disk still matches the state, cheaply: cur/ by its mtime
+/* Whether the disk still matches the state, by a look: cur/ by its mtime
  * (every rename, link and unlink there changes it), new/ by its listing
  * (two deliveries in one clock tick would leave its mtime alone).  A
  * change in cur/ by another process within the tick of our last read can
@@ -492,8 +633,13 @@ static gboolean mailbox_unchanged(MraMailbox *mb)
 	return same && n == mb->n_new;
 }
 
+/* A watched folder with no event is as it was, for certain: neither a look
+ * nor a full read is needed.  Else a full read is the certain answer, and
+ * a look the cheap one. */
 static gboolean refresh_locked(MraMailbox *mb, Maildir *md, gboolean full, GError **error)
 {
+	if (mb->watched && !changes_seen(mb))
+		return TRUE;
 	if (!full && mailbox_unchanged(mb))
 		return TRUE;
 	return mailbox_sync_locked(mb, md, error);
@@ -513,16 +659,41 @@ static void own_change_end(MraMailbox *mb, gboolean was_current)
 		mb->cur_known = cur_stat(mb, &mb->cur_mtime);
 }
 
-static MraMailbox *mailbox_get_locked(Mra *mra, Maildir *md, const char *folder, GError **error)
+/* Drop a mailbox nobody has open. */
+static void mailbox_forget_locked(MraMailbox *mb)
+{
+	g_assert(mb->refs == 0);
+	g_queue_remove(&mb->mra->closed, mb);
+	g_hash_table_remove(mb->mra->mailboxes, mb->key);
+	mailbox_free(mb);
+}
+
+/* The shared state of folder, read now if it is not known; refreshed as
+ * refresh_locked does (full: read again unless certainly unchanged). */
+static MraMailbox *mailbox_get_locked(Mra *mra, Maildir *md, const char *folder, gboolean full,
+                                      GError **error)
 {
 	const char *root = maildir_get_root(md);
 	const char *name = maildir_folder_canonical(folder);
 	g_autofree char *key = g_strdup_printf("%s\n%s", root, name);
 	MraMailbox *mb = g_hash_table_lookup(mra->mailboxes, key);
+	if (mb && mb->refs == 0) {
+		/* kept closed: worth keeping only while its watches hold (they
+		 * go with a directory deleted or renamed meanwhile) */
+		changes_read_locked(mra);
+		if (!mb->watched) {
+			mailbox_forget_locked(mb);
+			mb = NULL;
+		}
+	}
 	if (mb) {
-		if (!refresh_locked(mb, md, FALSE, error))
+		if (!refresh_locked(mb, md, full, error)) {
+			if (mb->refs == 0)
+				mailbox_forget_locked(mb);   /* kept closed, and gone since */
 			return NULL;
-		mb->refs++;
+		}
+		if (mb->refs++ == 0)
+			g_queue_remove(&mra->closed, mb);
 		return mb;
 	}
 	mb = g_new0(MraMailbox, 1);
@@ -536,6 +707,7 @@ static MraMailbox *mailbox_get_locked(Mra *mra, Maildir *md, const char *folder,
 	                                                         : g_strdup_printf("%s/.%s", root, name);
 	mb->cur_path = g_build_filename(dir, "cur", NULL);
 	mb->new_path = g_build_filename(dir, "new", NULL);
+	changes_watch(mb, dir);   /* before the first read: nothing falls between */
 	if (!mailbox_sync_locked(mb, md, error)) {
 		mailbox_free(mb);
 		return NULL;
@@ -547,16 +719,30 @@ static MraMailbox *mailbox_get_locked(Mra *mra, Maildir *md, const char *folder,
 
 static void mailbox_release_locked(MraMailbox *mb)
 {
+	Mra *mra = mb->mra;
 	if (--mb->refs > 0)
 		return;
-	g_hash_table_remove(mb->mra->mailboxes, mb->key);
-	mailbox_free(mb);
+	if (!mb->watched) {
+		mailbox_forget_locked(mb);
+		return;
+	}
+	/* watched, it stays known while closed: the next session to open it
+	 * needs no read if nothing happened meanwhile */
+	g_queue_push_head(&mra->closed, mb);
+	for (;;) {
+		guint64 kept = 0;
+		for (GList *l = mra->closed.head; l; l = l->next)
+			kept += ((MraMailbox *)l->data)->messages->len;
+		if (g_queue_get_length(&mra->closed) <= MRA_KEEP_CLOSED && kept <= MRA_KEEP_CLOSED_MESSAGES)
+			break;
+		mailbox_forget_locked(g_queue_peek_tail(&mra->closed));   /* the longest unused */
+	}
 }
 
-MraMailbox *mra_mailbox_open(Mra *mra, Maildir *md, const char *folder, GError **error)
+MraMailbox *mra_mailbox_open(Mra *mra, Maildir *md, const char *folder, gboolean full, GError **error)
 {
 	g_mutex_lock(&mra->lock);
-	MraMailbox *mb = mailbox_get_locked(mra, md, folder, error);
+	MraMailbox *mb = mailbox_get_locked(mra, md, folder, full, error);
 	g_mutex_unlock(&mra->lock);
 	return mb;
 }
@@ -791,7 +977,7 @@ gboolean mra_mailbox_copy(MraMailbox *mb, Maildir *md, const GArray *uids, const
 			return FALSE;
 		}
 	}
-	MraMailbox *dst = mailbox_get_locked(mra, md, to_folder, error);
+	MraMailbox *dst = mailbox_get_locked(mra, md, to_folder, FALSE, error);
 	if (!dst) {
 		g_mutex_unlock(&mra->lock);
 		return FALSE;
@@ -860,7 +1046,7 @@ gboolean mra_mailbox_append(Mra *mra, Maildir *md, const char *folder, const cha
                             guint32 *uid_r, GError **error)
 {
 	g_mutex_lock(&mra->lock);
-	MraMailbox *dst = mailbox_get_locked(mra, md, folder, error);
+	MraMailbox *dst = mailbox_get_locked(mra, md, folder, FALSE, error);
 	gboolean ok = dst != NULL;
 	if (ok) {
 		g_autofree char *base = NULL;
@@ -882,7 +1068,7 @@ gboolean mra_mailbox_status(Mra *mra, Maildir *md, const char *folder, MraStatus
                             GError **error)
 {
 	g_mutex_lock(&mra->lock);
-	MraMailbox *mb = mailbox_get_locked(mra, md, folder, error);
+	MraMailbox *mb = mailbox_get_locked(mra, md, folder, FALSE, error);
 	if (mb) {
 		memset(status, 0, sizeof *status);
 		status->messages = mb->messages->len;
@@ -918,4 +1104,184 @@ void mra_mailbox_unwatch(MraMailbox *mb, MsTask *task)
 	g_mutex_lock(&mb->mra->lock);
 	g_ptr_array_remove(mb->watchers, task);
 	g_mutex_unlock(&mb->mra->lock);
+}
+
+/* ---- reading messages ahead ----------------------------------------------
+ * From a cold disk each read waits for the disk in turn, and the disk works
+ * on one small file at a time.  Whether a read would wait is asked, not
+ * guessed: preadv2 with RWF_NOWAIT (Linux 4.14) reads only what is in
+ * memory.  The first read that would wait makes the reader advise the files
+ * that follow (posix_fadvise WILLNEED: read them in the background); from
+ * then on, while the client goes on in order, each read advises one more,
+ * MRA_READ_AHEAD ahead.  A read out of order stops it. */
+
+/* A directory messages were opened in, kept open: a file's name is then
+ * looked up there, not walked down to from the root each time. */
+typedef struct {
+	char *path;
+	int   fd;
+} ReaderDir;
+
+struct MraReader {
+	Maildir  *md;
+	guint     next;      /* the index an in-order client reads next */
+	guint     advised;   /* the files below this index were advised */
+	gboolean  ahead;     /* reading ahead: the disk was found cold */
+	ReaderDir dirs[2];   /* a folder's new/ and cur/, usually */
+	guint     dir_next;  /* the slot a third directory replaces */
+};
+
+MraReader *mra_reader_new(Maildir *md)
+{
+	MraReader *r = g_new0(MraReader, 1);
+	r->md = md;
+	r->dirs[0].fd = r->dirs[1].fd = -1;
+	return r;
+}
+
+static void reader_dir_clear(ReaderDir *d)
+{
+	if (d->fd >= 0)
+		close(d->fd);
+	d->fd = -1;
+	g_clear_pointer(&d->path, g_free);
+}
+
+void mra_reader_free(MraReader *r)
+{
+	if (!r)
+		return;
+	reader_dir_clear(&r->dirs[0]);
+	reader_dir_clear(&r->dirs[1]);
+	g_free(r);
+}
+
+/* open(path, flags), the directory part looked up once.  A directory
+ * deleted or replaced since is looked up again. */
+static int reader_open(MraReader *r, const char *path, int flags)
+{
+	const char *slash = strrchr(path, '/');
+	if (!slash || slash == path)
+		return open(path, flags);
+	gsize dlen = (gsize)(slash - path);
+	ReaderDir *d = NULL;
+	for (guint i = 0; i < G_N_ELEMENTS(r->dirs); i++)
+		if (r->dirs[i].path && strncmp(r->dirs[i].path, path, dlen) == 0 && r->dirs[i].path[dlen] == '\0')
+			d = &r->dirs[i];
+	if (!d) {
+		g_autofree char *dir = g_strndup(path, dlen);
+		int dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dir_fd < 0)
+			return open(path, flags);
+		d = &r->dirs[r->dir_next];
+		r->dir_next = (r->dir_next + 1) % G_N_ELEMENTS(r->dirs);
+		reader_dir_clear(d);
+		d->path = g_steal_pointer(&dir);
+		d->fd = dir_fd;
+	}
+	int fd = openat(d->fd, slash + 1, flags);
+	if (fd < 0 && errno == ENOENT) {
+		reader_dir_clear(d);   /* maybe not the directory of that name any more */
+		fd = open(path, flags);
+	}
+	return fd;
+}
+
+/* Ask the kernel to start reading the file; its octets arrive later. */
+static void reader_advise(MraReader *r, const MaildirMessage *msg)
+{
+	g_autofree char *path = maildir_message_path(r->md, msg);
+	int fd = path ? reader_open(r, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK) : -1;
+	if (fd < 0)
+		return;   /* renamed or gone: its own read will find out */
+	posix_fadvise(fd, 0, 0, POSIX_FADV_WILLNEED);
+	close(fd);
+}
+
+static void reader_advise_ahead(MraReader *r, GPtrArray *messages, guint index)
+{
+	guint end = MIN(messages->len, index + 1 + MRA_READ_AHEAD);
+	for (guint i = MAX(r->advised, index + 1); i < end; i++)
+		reader_advise(r, messages->pdata[i]);
+	r->advised = MAX(r->advised, end);
+}
+
+/* Whether all of fd's first len octets are in memory: they are read into
+ * buf if so.  Where RWF_NOWAIT is unknown every file counts as warm. */
+static gboolean read_if_cached(int fd, char *buf, gsize len)
+{
+#ifdef RWF_NOWAIT
+	struct iovec iov = { buf, len };
+	ssize_t n;
+	do
+		n = preadv2(fd, &iov, 1, 0, RWF_NOWAIT);
+	while (n < 0 && errno == EINTR);
+	if (n < 0 && (errno == EOPNOTSUPP || errno == EINVAL))
+		return TRUE;   /* the file system cannot say: read as usual, no advice */
+	return n == (ssize_t)len;
+#else
+	(void)fd, (void)buf, (void)len;
+	return TRUE;
+#endif
+}
+
+/* The file by its name as the session knows it; FALSE when that fails for
+ * any reason: maildir_message_read then finds a renamed file, or says why. */
+static gboolean reader_read_file(MraReader *r, GPtrArray *messages, guint index, GBytes **bytes_r)
+{
+	const MaildirMessage *msg = messages->pdata[index];
+	g_autofree char *path = maildir_message_path(r->md, msg);
+	/* a symbolic link in a Maildir points somewhere it should not; a FIFO
+	 * must not block the open (the fstat below refuses it) */
+	int fd = path ? reader_open(r, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK) : -1;
+	if (fd < 0)
+		return FALSE;
+	struct stat st;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > MAILDIR_MAX_MESSAGE_SIZE) {
+		close(fd);
+		return FALSE;
+	}
+	gsize want = (gsize)st.st_size, got = 0;
+	char *data = g_malloc(want + 1);
+	if (want > 0 && read_if_cached(fd, data, want)) {
+		got = want;
+	} else if (want > 0) {
+		if (!r->ahead) {
+			r->ahead = TRUE;
+			r->advised = index + 1;
+		}
+		reader_advise_ahead(r, messages, index);   /* the disk works on them while we wait */
+	}
+	while (got < want) {
+		ssize_t n = pread(fd, data + got, want - got, (off_t)got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			close(fd);
+			g_free(data);
+			return FALSE;
+		}
+		if (n == 0)
+			break;   /* shrank meanwhile: take what is there, as maildir.c does */
+		got += (gsize)n;
+	}
+	close(fd);
+	data[got] = '\0';
+	*bytes_r = g_bytes_new_take(data, got);
+	return TRUE;
+}
+
+gboolean mra_reader_read(MraReader *r, GPtrArray *messages, guint index, GBytes **bytes_r,
+                         GError **error)
+{
+	g_return_val_if_fail(r != NULL && messages != NULL && index < messages->len && bytes_r != NULL, FALSE);
+	*bytes_r = NULL;
+	if (index != r->next)
+		r->ahead = FALSE;   /* out of order: nothing to guess what comes next from */
+	r->next = index + 1;
+	if (r->ahead)
+		reader_advise_ahead(r, messages, index);
+	if (reader_read_file(r, messages, index, bytes_r))
+		return TRUE;
+	return maildir_message_read(r->md, messages->pdata[index], bytes_r, error);
 }

@@ -31,6 +31,11 @@
 #define MRA_DEFAULT_EPOCH_US (G_GINT64_CONSTANT(1767225600) * MS_SECOND)
 /* Most sessions (IMAP and POP3 together); more are turned away. */
 #define MRA_MAX_SESSIONS     256
+/* Folders whose state is kept while no session has them open (only those
+ * watched for changes, mra.c): the next SELECT or POP3 login reads nothing.
+ * At most this many, holding at most this many messages in all. */
+#define MRA_KEEP_CLOSED      16
+#define MRA_KEEP_CLOSED_MESSAGES 200000
 
 /* ---- the course-step table ---------------------------------------------- */
 
@@ -136,18 +141,23 @@ Maildir    *mra_user_maildir(Mra *mra, const char *user, gboolean sync, GError *
 typedef struct MraMailbox MraMailbox;
 
 /* Share folder's state; the first opener reads it from disk (UIDs are made
- * or read, maildir_folder_sync).  G_IO_ERROR_NOT_FOUND if no such folder. */
-MraMailbox *mra_mailbox_open(Mra *mra, Maildir *md, const char *folder, GError **error);
-/* Stop sharing; the last closer frees the state.  NULL is a no-op. */
+ * or read, maildir_folder_sync), later ones get it refreshed as
+ * mra_mailbox_refresh does with full.  G_IO_ERROR_NOT_FOUND if no such
+ * folder. */
+MraMailbox *mra_mailbox_open(Mra *mra, Maildir *md, const char *folder, gboolean full, GError **error);
+/* Stop sharing.  The last closer frees the state, or keeps it for the
+ * next opener if it is watched (MRA_KEEP_CLOSED).  NULL is a no-op. */
 void        mra_mailbox_close(MraMailbox *mb);
 const char *mra_mailbox_folder(MraMailbox *mb);
 guint32     mra_mailbox_uidvalidity(MraMailbox *mb);
 guint32     mra_mailbox_uidnext(MraMailbox *mb);
 
-/* Bring the state up to date with the disk.  full FALSE only looks whether
- * anything changed (new/ listed, cur/ stat'ed) and reads the folder again
- * if so; full TRUE always reads it again (NOOP, CHECK, IDLE's periodic
- * look).  Changes wake the watchers. */
+/* Bring the state up to date with the disk.  A folder watched by inotify
+ * (Linux) with no event since is known unchanged and nothing is done.
+ * Else full FALSE only looks whether anything changed (new/ listed, cur/
+ * stat'ed) and reads the folder again if so; full TRUE reads it again
+ * (NOOP, CHECK, IDLE's periodic look, a POP3 login).  Changes wake the
+ * watchers. */
 gboolean    mra_mailbox_refresh(MraMailbox *mb, Maildir *md, gboolean full, GError **error);
 
 /* RFC 3501 2.3.2: a message is \Recent in one session only.  Move every
@@ -211,3 +221,24 @@ gboolean    mra_folder_create(Mra *mra, Maildir *md, const char *folder, GError 
  * whenever the folder changes.  IMAP IDLE watches its selected folder. */
 void        mra_mailbox_watch(MraMailbox *mb, MsTask *task);
 void        mra_mailbox_unwatch(MraMailbox *mb, MsTask *task);
+
+/* ---- reading messages --------------------------------------------------- */
+
+/* How many files a reader asks the disk for ahead of the one it reads. */
+#define MRA_READ_AHEAD       32
+
+/* A session's reader of message files.  Clients read a folder in order
+ * (FETCH 1:*, one UID FETCH after another, RETR 1, RETR 2, ...); when a
+ * read has to wait for the disk, the reader asks the kernel for the files
+ * that follow as well (posix_fadvise), so that the disk fetches many at
+ * once instead of one after another.  Warm files cost nothing extra. */
+typedef struct MraReader MraReader;
+
+/* md: the session's handle, borrowed; it must outlive the reader. */
+MraReader  *mra_reader_new(Maildir *md);
+void        mra_reader_free(MraReader *r);
+/* The octets of messages[index] (MaildirMessage *, the session's list in
+ * the order the client numbers them), as maildir_message_read gives them;
+ * the messages after it are what is read ahead. */
+gboolean    mra_reader_read(MraReader *r, GPtrArray *messages, guint index, GBytes **bytes_r,
+                            GError **error);

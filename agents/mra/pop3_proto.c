@@ -313,15 +313,28 @@ void pop3_proto_append_err(GString *out, Pop3RespCode code, const char *text)
 	append_status(out, "-ERR", code, text);
 }
 
+/* Where the next c is at or after from, or len if none. */
+static gsize next_of(const char *data, gsize from, gsize len, char c)
+{
+	const char *hit = memchr(data + from, c, len - from);
+	return hit ? (gsize)(hit - data) : len;
+}
+
 void pop3_proto_stuff(Pop3Stuffer *st, GString *out, const char *data, gsize len)
 {
-	for (gsize i = 0; i < len; i++) {
+	/* the next LF and CR, each looked for once: the text between goes out
+	 * in one piece, and a message of bare LFs (or bare CRs) stays linear */
+	gsize lf = 0, cr = 0;
+	gboolean looked = FALSE;
+	gsize i = 0;
+	while (i < len) {
 		char c = data[i];
 		if (st->pending_cr) {
 			st->pending_cr = FALSE;
 			if (c == '\n') {
-				g_string_append(out, "\r\n");
+				g_string_append_len(out, "\r\n", 2);
 				st->line_start = TRUE;
+				i++;
 				continue;
 			}
 			/* a bare CR is not a line end: pass it through */
@@ -330,20 +343,29 @@ void pop3_proto_stuff(Pop3Stuffer *st, GString *out, const char *data, gsize len
 		}
 		if (c == '\r') {
 			st->pending_cr = TRUE;
+			i++;
 			continue;
 		}
 		if (c == '\n') {
 			/* RFC 1939 3: lines end in CRLF */
-			g_string_append(out, "\r\n");
+			g_string_append_len(out, "\r\n", 2);
 			st->line_start = TRUE;
+			i++;
 			continue;
 		}
 		/* RFC 1939 3: a line starting with the termination octet gets
 		 * another one, so ".\r\n" can only ever mean the end */
 		if (st->line_start && c == '.')
 			g_string_append_c(out, '.');
-		g_string_append_c(out, c);
 		st->line_start = FALSE;
+		if (!looked || lf < i)
+			lf = next_of(data, i, len, '\n');
+		if (!looked || cr < i)
+			cr = next_of(data, i, len, '\r');
+		looked = TRUE;
+		gsize stop = MIN(lf, cr);
+		g_string_append_len(out, data + i, (gssize)(stop - i));
+		i = stop;
 	}
 }
 

@@ -45,6 +45,7 @@ typedef struct {
 	MaildirLock    *lock;
 	gint64          lock_time;
 	GPtrArray      *msgs;         /* MaildirMessage*: message n is msgs[n - 1] */
+	MraReader      *reader;       /* their files, read ahead when the disk is cold */
 	gboolean       *deleted;      /* marked by DELE, by index */
 } Pop3Session;
 
@@ -228,6 +229,7 @@ static char *uidl_of(Pop3Session *s, const MaildirMessage *m)
 
 static void close_maildrop(Pop3Session *s)
 {
+	g_clear_pointer(&s->reader, mra_reader_free);
 	g_clear_pointer(&s->msgs, g_ptr_array_unref);
 	g_clear_pointer(&s->deleted, g_free);
 	g_clear_pointer(&s->mb, mra_mailbox_close);
@@ -276,8 +278,9 @@ static void login(Pop3Session *s, const char *user, const char *password)
 		close_maildrop(s);
 		return;
 	}
-	s->mb = mra_mailbox_open(s->mra, s->md, MAILDIR_INBOX, &error);
-	if (!s->mb || !mra_mailbox_refresh(s->mb, s->md, TRUE, &error)) {
+	/* the listing holds for the whole session: read as it is now */
+	s->mb = mra_mailbox_open(s->mra, s->md, MAILDIR_INBOX, TRUE, &error);
+	if (!s->mb) {
 		err(s, POP3_CODE_SYS_TEMP, "The maildrop cannot be read: %s", error->message);
 		close_maildrop(s);
 		return;
@@ -290,6 +293,7 @@ static void login(Pop3Session *s, const char *user, const char *password)
 	mra_mailbox_compare(s->mb, &version, TRUE, s->msgs, changed, expunged, listed);
 	g_ptr_array_extend_and_steal(s->msgs, g_steal_pointer(&listed));
 	s->deleted = g_new0(gboolean, s->msgs->len + 1);
+	s->reader = mra_reader_new(s->md);
 	s->user = g_ascii_strdown(user, -1);
 	ms_conn_emit(s->conn, MS_EV_AUTH, "%s logged in", s->user);
 	enter_state(s, POP3_STATE_TRANSACTION);
@@ -471,7 +475,7 @@ static void cmd_retr(Pop3Session *s, const Pop3Command *cmd)
 		return;
 	g_autoptr(GBytes) bytes = NULL;
 	g_autoptr(GError) error = NULL;
-	if (!maildir_message_read(s->md, m, &bytes, &error)) {
+	if (!mra_reader_read(s->reader, s->msgs, cmd->msg - 1, &bytes, &error)) {
 		err(s, POP3_CODE_NONE, "Message %u cannot be read: %s", cmd->msg, error->message);
 		return;
 	}

@@ -8,5 +8,8 @@ echo
 echo "== classroom view"
 ./build/bench/bench_ui
 echo
+echo "== inbound mail into the Maildir: mailsim against Postfix+Dovecot and smtp-sink"
+python3 bench/mta_bench.py "$@"
+echo
 echo "== reading a 2,000-message INBOX over IMAP and POP3: mailsim against Dovecot"
 python3 bench/mra_bench.py

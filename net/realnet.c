@@ -266,6 +266,7 @@ static MsListener *real_listen(MsStack *st, const char *addr, guint16 port, GErr
 static MsConn *real_connect(MsStack *st, const char *addr, guint16 port, gint64 timeout_us, GError **error)
 {
 	g_autoptr(GSocketClient) client = g_socket_client_new();
+	g_socket_client_set_enable_proxy(client, FALSE);   /* a lab talks directly: no proxy look-up per connect */
 	g_socket_client_set_timeout(client, (guint)MAX(1, timeout_us / MS_SECOND));
 	g_autoptr(GInetSocketAddress) sa = inet_address(addr, port, error);
 	if (!sa)

@@ -1139,39 +1139,58 @@ static gboolean deliver_commit(MaildirDelivery *item, Pending *p, MaildirStamp *
 	return FALSE;
 }
 
-guint maildir_deliver_batch(MaildirDelivery *items, guint n_items, MaildirStamp *stamp)
+guint maildir_deliver_batch_unsynced(MaildirDelivery *items, guint n_items, MaildirStamp *stamp)
 {
 	g_return_val_if_fail(items != NULL || n_items == 0, 0);
 	g_return_val_if_fail(stamp != NULL, 0);
-	Pending *pending = g_new0(Pending, n_items);
-
+	guint placed = 0;
 	for (guint i = 0; i < n_items; i++) {
 		MaildirDelivery *item = &items[i];
 		item->base_r = NULL;
 		item->error_r = NULL;
-		char *name = NULL;
+		item->sync_dir_r = NULL;
 		if (!item->maildir) {
 			g_set_error(&item->error_r, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "no Maildir");
 			continue;
 		}
-		if (!deliver_write(item, &pending[i], stamp, &name, &item->error_r) ||
-		    !deliver_commit(item, &pending[i], stamp, name, &item->error_r))
-			pending_clear(&pending[i]);
+		Pending p = { NULL };
+		char *name = NULL;
+		if (deliver_write(item, &p, stamp, &name, &item->error_r) &&
+		    deliver_commit(item, &p, stamp, name, &item->error_r)) {
+			if (item->maildir->sync)
+				item->sync_dir_r = g_steal_pointer(&p.target);
+			placed++;
+		}
+		pending_clear(&p);
 	}
+	return placed;
+}
+
+gboolean maildir_sync_dir(const char *dir, GError **error)
+{
+	g_return_val_if_fail(dir != NULL, FALSE);
+	return dir_sync(dir, error);
+}
+
+guint maildir_deliver_batch(MaildirDelivery *items, guint n_items, MaildirStamp *stamp)
+{
+	g_return_val_if_fail(items != NULL || n_items == 0, 0);
+	g_return_val_if_fail(stamp != NULL, 0);
+	maildir_deliver_batch_unsynced(items, n_items, stamp);
 
 	/* Phase 3: each directory synced once, however many messages it got */
 	g_autoptr(GHashTable) synced = g_hash_table_new(g_str_hash, g_str_equal);
 	guint delivered = 0;
 	for (guint i = 0; i < n_items; i++) {
 		MaildirDelivery *item = &items[i];
-		const char *target = pending[i].target;
-		if (target && item->maildir->sync && !g_hash_table_contains(synced, target)) {
+		const char *target = item->sync_dir_r;
+		if (target && !g_hash_table_contains(synced, target)) {
 			GError *sync_error = NULL;
 			g_hash_table_add(synced, (gpointer)target);
 			if (!dir_sync(target, &sync_error)) {
 				/* every message renamed into it is unsure now */
 				for (guint j = i; j < n_items; j++) {
-					if (pending[j].target && strcmp(pending[j].target, target) == 0) {
+					if (items[j].sync_dir_r && strcmp(items[j].sync_dir_r, target) == 0) {
 						g_clear_pointer(&items[j].base_r, g_free);
 						if (!items[j].error_r)
 							items[j].error_r = g_error_copy(sync_error);
@@ -1183,9 +1202,9 @@ guint maildir_deliver_batch(MaildirDelivery *items, guint n_items, MaildirStamp 
 		if (item->base_r)
 			delivered++;
 	}
+	g_hash_table_remove_all(synced);   /* its keys are about to go */
 	for (guint i = 0; i < n_items; i++)
-		pending_clear(&pending[i]);
-	g_free(pending);
+		g_clear_pointer(&items[i].sync_dir_r, g_free);
 	return delivered;
 }
 

@@ -194,6 +194,8 @@ typedef struct {
 	                          cur/ with these flags (IMAP APPEND with flags) */
 	char       *base_r;    /* out: the new message's base name, or NULL */
 	GError     *error_r;   /* out: why this one failed, or NULL */
+	char       *sync_dir_r;  /* out, maildir_deliver_batch_unsynced only: the
+	                            directory whose fsync it still needs, or NULL */
 } MaildirDelivery;
 
 /* Deliver one message: write tmp/NAME, fsync it, rename into new/ (or cur/)
@@ -208,6 +210,18 @@ gboolean maildir_deliver(Maildir *md, const char *folder, const char *data, gsiz
  * final fsync fails, its messages are reported failed though they may
  * appear later: a duplicate, never a loss.  Returns how many succeeded. */
 guint maildir_deliver_batch(MaildirDelivery *items, guint n_items, MaildirStamp *stamp);
+
+/* maildir_deliver_batch without its last step, for a group commit across
+ * callers: each item is written, synced and renamed into new/ (or cur/),
+ * with base_r and sync_dir_r set, or failed with error_r.  Nobody may be
+ * told a message is safe before maildir_sync_dir has synced its
+ * sync_dir_r (once for every item that shares it); if that fails the
+ * message may appear later: a duplicate, never a loss.  The caller frees
+ * base_r, error_r and sync_dir_r.  Returns how many were renamed. */
+guint maildir_deliver_batch_unsynced(MaildirDelivery *items, guint n_items, MaildirStamp *stamp);
+
+/* fsync a directory, so the names renamed into it are on disk. */
+gboolean maildir_sync_dir(const char *dir, GError **error);
 
 /* ---- messages ----------------------------------------------------------- */
 

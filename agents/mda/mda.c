@@ -9,6 +9,7 @@
  */
 #include "agents/mda/mda.h"
 #include "agents/common/durable.h"
+#include "agents/common/group_commit.h"
 #include "agents/common/rfc5322.h"
 #include "agents/mda/accounts.h"
 #include "agents/mda/authsvc.h"
@@ -115,6 +116,7 @@ struct Mda {
 	MsRng           *salts;
 	MsRng           *ids;
 	MaildirStamp     stamp;
+	GroupCommit     *dir_syncs;  /* the Maildir directories' fsyncs, for all sessions */
 };
 
 static gint64 mda_now_us(Mda *mda)
@@ -867,8 +869,15 @@ static void deliver_mailbox(Delivery *d, guint ri, const char *rcpt, const char 
 	g_autofree char *cur = g_build_filename(root, "cur", NULL);
 	Maildir *md = maildir_new(root, mda->hostname, mda->fsync);
 	g_ptr_array_add(d->maildirs, md);
-	/* a first delivery makes the Maildir as a mail client expects it */
-	if (!g_file_test(cur, G_FILE_TEST_IS_DIR) && !maildir_ensure_defaults(md, mda_uidvalidity(mda), &err)) {
+	/* a first delivery makes the Maildir as a mail client expects it; one
+	 * session at a time (the folders are built under fixed staging names) */
+	gboolean made = g_file_test(cur, G_FILE_TEST_IS_DIR);
+	if (!made) {
+		g_mutex_lock(&mda->lock);
+		made = g_file_test(cur, G_FILE_TEST_IS_DIR) || maildir_ensure_defaults(md, mda_uidvalidity(mda), &err);
+		g_mutex_unlock(&mda->lock);
+	}
+	if (!made) {
 		ms_conn_emit(c, MS_EV_ERROR, "cannot create the Maildir of %s: %s", mailbox, err->message);
 		result_temp(res, 452, "4.3.1", "<%s> cannot store the message now: %s", rcpt, err->message);
 		return;
@@ -921,8 +930,77 @@ static void deliver_forward(Delivery *d, guint ri, const char *rcpt, const char 
 		result_temp(res, 451, "4.4.1", "<%s> forward to %s failed, try again later", rcpt, target);
 }
 
+/* ---- the Maildir group commit ------------------------------------------
+ * Nothing is acknowledged before its name is on disk.  Each LMTP session
+ * writes, syncs and renames its own files, sessions at once; then every
+ * directory that got a message is synced once for all the sessions that
+ * reached this point meanwhile (agents/common/group_commit.h). */
+
+static void error_free0(gpointer err)
+{
+	if (err)
+		g_error_free(err);
+}
+
+typedef struct {
+	GPtrArray *dirs;     /* const char *, distinct, borrowed from the items */
+	GPtrArray *errors;   /* GError * or NULL, one per dir: the commit's verdict */
+} DirSync;
+
+static void dir_syncs_commit(gpointer *syncs, guint n, gpointer user_data)
+{
+	g_autoptr(GHashTable) done = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, error_free0);
+	for (guint i = 0; i < n; i++) {
+		DirSync *ds = syncs[i];
+		for (guint k = 0; k < ds->dirs->len; k++) {
+			const char *dir = ds->dirs->pdata[k];
+			GError *err = NULL;
+			if (!g_hash_table_contains(done, dir)) {
+				maildir_sync_dir(dir, &err);
+				g_hash_table_insert(done, (gpointer)dir, err);
+			}
+			err = g_hash_table_lookup(done, dir);
+			g_ptr_array_add(ds->errors, err ? g_error_copy(err) : NULL);
+		}
+	}
+}
+
+/* The directories of the items renamed, synced; an item whose directory
+ * could not be synced is failed (its file may still appear: a duplicate
+ * when the MTA retries, never a loss). */
+static void sync_dirs(Mda *mda, MaildirDelivery *items, guint n)
+{
+	DirSync ds = { g_ptr_array_new(), g_ptr_array_new_with_free_func(error_free0) };
+	for (guint i = 0; i < n; i++) {
+		const char *dir = items[i].sync_dir_r;
+		gboolean seen = FALSE;
+		for (guint k = 0; dir && !seen && k < ds.dirs->len; k++)
+			seen = strcmp(ds.dirs->pdata[k], dir) == 0;
+		if (dir && !seen)
+			g_ptr_array_add(ds.dirs, (gpointer)dir);
+	}
+	if (ds.dirs->len && !group_commit_join(mda->dir_syncs, &ds)) {
+		for (guint k = 0; k < ds.dirs->len; k++)
+			g_ptr_array_add(ds.errors, g_error_new(G_IO_ERROR, G_IO_ERROR_CANCELLED,
+			                                       "the server is shutting down"));
+	}
+	for (guint k = 0; k < ds.dirs->len; k++) {
+		const GError *err = ds.errors->pdata[k];
+		for (guint i = 0; err && i < n; i++) {
+			if (!items[i].sync_dir_r || strcmp(items[i].sync_dir_r, ds.dirs->pdata[k]) != 0)
+				continue;
+			g_clear_pointer(&items[i].base_r, g_free);
+			if (!items[i].error_r)
+				items[i].error_r = g_error_copy(err);
+		}
+	}
+	g_ptr_array_unref(ds.dirs);
+	g_ptr_array_unref(ds.errors);
+}
+
 /* Step 4 for everyone at once: one group commit (one directory fsync per
- * folder), then a STORE event per file written. */
+ * folder, shared with the other sessions), then a STORE event per file
+ * written. */
 static void write_plans(Delivery *d)
 {
 	Mda *mda = d->ls->mda;
@@ -938,10 +1016,21 @@ static void write_plans(Delivery *d)
 		items[i].data = g_bytes_get_data(p->data, &len);
 		items[i].len = len;
 	}
+	/* names of its own (the stamp's counter), then the files written,
+	 * synced and renamed without the lock, sessions at once */
 	g_mutex_lock(&mda->lock);
 	mda->stamp.time_us = mda_now_us(mda);
-	maildir_deliver_batch(items, n, &mda->stamp);
+	MaildirStamp stamp = mda->stamp;
+	guint64 reserved = mda->stamp.counter += n;
 	g_mutex_unlock(&mda->lock);
+	maildir_deliver_batch_unsynced(items, n, &stamp);
+	g_mutex_lock(&mda->lock);
+	if (mda->stamp.counter == reserved)   /* nobody took names since: give back the unused */
+		mda->stamp.counter = stamp.counter;
+	else
+		mda->stamp.counter = MAX(mda->stamp.counter, stamp.counter);
+	g_mutex_unlock(&mda->lock);
+	sync_dirs(mda, items, n);
 
 	MsBus *bus = ms_sched_bus(mda->sched);
 	for (guint i = 0; i < n; i++) {
@@ -966,6 +1055,7 @@ static void write_plans(Delivery *d)
 		}
 		g_free(items[i].base_r);
 		g_clear_error(&items[i].error_r);
+		g_free(items[i].sync_dir_r);
 	}
 	g_free(items);
 }
@@ -1190,6 +1280,7 @@ Mda *mda_new(MsStack *stack, const MdaConfig *cfg, GError **error)
 	mda->ids = ms_rng_new(cfg->seed, "mda-ids");
 	mda->stamp.process = cfg->seed;
 	g_mutex_init(&mda->lock);
+	mda->dir_syncs = group_commit_new(dir_syncs_commit, mda);
 
 	mda->lmtp_cfg.hostname = mda->hostname;
 	mda->lmtp_cfg.lmtp = TRUE;
@@ -1265,6 +1356,7 @@ void mda_free(Mda *mda)
 	accounts_close(mda->db);
 	ms_rng_free(mda->salts);
 	ms_rng_free(mda->ids);
+	group_commit_free(mda->dir_syncs);
 	g_mutex_clear(&mda->lock);
 	ms_stack_unref(mda->stack);
 	g_free(mda->hostname);

@@ -1,11 +1,12 @@
 /* agents/mta/mta.c - the MTA: listeners, policy hooks, the queue manager.
  *
- * Three kinds of task run here: a listener per port that accepts
+ * Four kinds of task run here: a listener per port that accepts
  * connections, one task per SMTP session (smtp_server.c does the talking,
- * this file decides), and the queue manager, which takes due messages from
- * the durable queue and delivers them: local recipients over LMTP to the
- * MDA, remote ones to the MX hosts DNS names (RFC 5321 5.1), with retries
- * and RFC 3464 bounces.
+ * this file decides; sessions share one group commit of the queue), the
+ * queue manager, which finds the messages due in the durable queue, and a
+ * few delivery agents, which deliver them: local recipients over LMTP to
+ * the MDA, remote ones to the MX hosts DNS names (RFC 5321 5.1), with
+ * retries and RFC 3464 bounces.
  */
 #include "agents/mta/mta.h"
 #include "agents/mta/policy.h"
@@ -13,6 +14,8 @@
 #include "agents/mta/smtp_client.h"
 #include "agents/mta/smtp_server.h"
 #include "agents/mda/authsvc.h"
+#include "agents/common/durable.h"
+#include "agents/common/group_commit.h"
 #include "agents/common/rfc5322.h"
 #include "net/resolver.h"
 #include "sim/kernel/rng.h"
@@ -52,6 +55,14 @@ static const char *const submission_steps[SMTP_STAGE_COUNT] = {
 #define DEFAULT_RESTRICTIONS "permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination"
 #define SUBMISSION_RESTRICTIONS "permit_sasl_authenticated, reject"
 
+/* A delivery agent (see "delivery agents" below). */
+typedef struct {
+	Mta        *mta;
+	MsTask     *task;
+	SmtpClient *lmtp;        /* open between messages while more wait */
+	guint       lmtp_used;   /* transactions over it */
+} Agent;
+
 struct Mta {
 	MsStack     *stack;
 	MsSched     *sched;
@@ -66,7 +77,16 @@ struct Mta {
 	Policy      *policy;              /* port 25 */
 	Policy      *submission_policy;   /* port 587 */
 	MtaQueue    *queue;
-	GMutex       qlock;               /* the queue is shared by sessions and qmgr */
+	GMutex       qlock;               /* the queue and the fields below are shared by
+	                                     sessions, the queue manager and the agents */
+	gboolean     fsync;
+	GroupCommit *arrivals;            /* sessions' messages: one commit for many */
+	GQueue      *ready;               /* Job *: due, waiting for a delivery agent */
+	GHashTable  *busy;                /* ids (owned) waiting in ready or being delivered */
+	GPtrArray   *agents;              /* Agent *: the helper delivery tasks */
+	GPtrArray   *idle;                /* Agent *: helpers parked until there is work */
+	Agent        qagent;              /* the queue manager delivers too */
+	gboolean     qmgr_idle;           /* the queue manager, parked with nothing to deliver */
 	MsRng       *rng;
 	GMutex       rng_lock;
 	guint64      seed;
@@ -284,6 +304,53 @@ static void prepend_received(Session *s, SmtpSession *ss, const char *id, GStrin
 	g_string_free(h, TRUE);
 }
 
+/* ---- the queue's group commit ------------------------------------------
+ * RFC 5321 4.5.4.1 wants the message on disk before the 250.  Each session
+ * writes and syncs its own files (all sessions at once), then joins the
+ * group commit: one rename round and one directory fsync for every session
+ * that finished DATA meanwhile, each answered once the commit that covers
+ * its message has succeeded. */
+
+typedef struct {
+	MtaQueueArrival *arrival;
+	GError          *error;   /* why the commit failed */
+} Arriving;
+
+static void arrivals_commit(gpointer *items, guint n, gpointer user_data)
+{
+	g_autofree MtaQueueArrival **arrivals = g_new(MtaQueueArrival *, n);
+	for (guint i = 0; i < n; i++)
+		arrivals[i] = ((Arriving *)items[i])->arrival;
+	g_autoptr(GError) err = NULL;
+	if (mta_queue_arrivals_commit(arrivals, n, &err))
+		return;
+	for (guint i = 0; i < n; i++)
+		((Arriving *)items[i])->error = g_error_copy(err);
+}
+
+static void dispatch_new(Mta *mta, const char *id);
+static void enqueue_locked(Mta *mta, const char *id, gboolean flush);
+
+/* Queue a message durably; TRUE once it is safe to say 250. */
+static gboolean queue_durably(Mta *mta, const MtaQueueIncoming *in, GError **error)
+{
+	g_mutex_lock(&mta->qlock);
+	Arriving a = { .arrival = mta_queue_arrival_new(mta->queue, in, error) };
+	g_mutex_unlock(&mta->qlock);
+	if (!a.arrival)
+		return FALSE;
+	if (mta_queue_arrival_write(a.arrival, &a.error) && !group_commit_join(mta->arrivals, &a) && !a.error)
+		g_set_error(&a.error, G_IO_ERROR, G_IO_ERROR_CANCELLED, "the server is shutting down");
+	g_mutex_lock(&mta->qlock);
+	MtaQueueEntry *e = mta_queue_arrival_finish(mta->queue, a.arrival);
+	g_mutex_unlock(&mta->qlock);
+	if (!e)
+		g_propagate_error(error, a.error ? a.error : g_error_new(G_IO_ERROR, G_IO_ERROR_FAILED, "not queued"));
+	else
+		g_clear_error(&a.error);
+	return e != NULL;
+}
+
 static gboolean hook_data(gpointer ud, SmtpSession *ss, GString *message, SmtpVerdict *v)
 {
 	Session *s = ud;
@@ -314,10 +381,7 @@ static gboolean hook_data(gpointer ud, SmtpSession *ss, GString *message, SmtpVe
 		.client_helo = smtp_session_helo(ss), .client_user = smtp_session_auth_user(ss),
 	};
 	g_autoptr(GError) err = NULL;
-	g_mutex_lock(&mta->qlock);
-	MtaQueueEntry *e = mta_queue_add(mta->queue, &in, &err);
-	g_mutex_unlock(&mta->qlock);
-	if (!e) {
+	if (!queue_durably(mta, &in, &err)) {
 		/* Nothing is acknowledged that is not on disk: 451, try later. */
 		smtp_verdict_set(v, 451, "4.3.0", NULL, "Error: queue file write error: %s", err->message);
 		note(mta, MS_EV_ERROR, NULL, "smtp", NULL, "could not queue the message: %s", err->message);
@@ -327,8 +391,9 @@ static gboolean hook_data(gpointer ud, SmtpSession *ss, GString *message, SmtpVe
 	     "queued %s: %" G_GSIZE_FORMAT " bytes from <%s> for %u recipient(s)", id, message->len,
 	     in.from, paths->len);
 	smtp_verdict_set(v, 250, "2.0.0", NULL, "Ok: queued as %s", id);
-	if (mta->qmgr)
-		ms_task_unpark(mta->qmgr);
+	g_mutex_lock(&mta->qlock);
+	dispatch_new(mta, id);   /* due at once: to the delivery agents */
+	g_mutex_unlock(&mta->qlock);
 	return TRUE;
 }
 
@@ -430,32 +495,40 @@ static void outcome_set(Outcome *o, SmtpRecipientStatus st, const char *fmt, ...
 	o->status = st;
 }
 
-/* Hand the message to one server (SMTP or LMTP) for the outcomes given.
- * FALSE when the server could not be reached or the session broke before
- * any recipient was decided: the caller tries the next host. */
-static gboolean deliver_to(Mta *mta, const char *addr, guint16 port, SmtpClientMode mode,
-                           const char *step, const MtaQueueEntry *e, GBytes *msg,
-                           GPtrArray *outcomes, GError **error)
+/* Connect, read the greeting and say hello: a session ready for mail, or
+ * NULL when the server could not be reached or refused us. */
+static SmtpClient *client_open(Mta *mta, const char *addr, guint16 port, SmtpClientMode mode,
+                               const char *step, GError **error)
 {
 	g_autoptr(MsConn) conn = ms_stack_connect(mta->stack, addr, port, MTA_CONNECT_TIMEOUT, error);
 	if (!conn)
-		return FALSE;
+		return NULL;
 	ms_conn_set_step(conn, step);
-	g_autoptr(SmtpClient) c = smtp_client_new(conn, mode, mta->hostname);
+	SmtpClient *c = smtp_client_new(conn, mode, mta->hostname);
 	if (!smtp_client_greeting(c, error) || !smtp_client_hello(c, error)) {
 		smtp_client_quit(c);
-		return FALSE;
+		smtp_client_free(c);
+		return NULL;
 	}
+	return c;
+}
+
+/* One transaction for the outcomes given.  FALSE when the session broke
+ * before any recipient was decided (the caller tries the next host); then
+ * *unanswered_r says whether MAIL itself went unanswered, as when a server
+ * closed a connection kept open between messages. */
+static gboolean client_send(SmtpClient *c, const char *addr, const MtaQueueEntry *e, GBytes *msg,
+                            GPtrArray *outcomes, gboolean *unanswered_r, GError **error)
+{
 	g_autoptr(GPtrArray) rcpts = g_ptr_array_new();
 	for (guint i = 0; i < outcomes->len; i++)
 		g_ptr_array_add(rcpts, ((Outcome *)g_ptr_array_index(outcomes, i))->rcpt->address);
 	g_ptr_array_add(rcpts, NULL);
 	g_autoptr(SmtpSendResult) res = NULL;
 	gboolean sent = smtp_client_send(c, e->from, (const char *const *)rcpts->pdata, msg, &res, error);
-	if (!res) {
-		smtp_client_quit(c);
+	*unanswered_r = (!res || !res->mail_reply) && smtp_client_state(c) != SMTP_CLIENT_STATE_READY;
+	if (!res)
 		return FALSE;
-	}
 	for (guint i = 0; i < outcomes->len && i < res->recipients->len; i++) {
 		Outcome *o = g_ptr_array_index(outcomes, i);
 		SmtpRecipientResult *r = g_ptr_array_index(res->recipients, i);
@@ -468,18 +541,95 @@ static gboolean deliver_to(Mta *mta, const char *addr, guint16 port, SmtpClientM
 	}
 	(void)sent;
 	g_clear_error(error);
-	smtp_client_quit(c);
 	return TRUE;
 }
 
-/* Local recipients: LMTP to the MDA (in.6). */
-static void deliver_local(Mta *mta, const MtaQueueEntry *e, GBytes *msg, GPtrArray *outcomes)
+/* Hand the message to one server (SMTP or LMTP) for the outcomes given,
+ * over a connection of its own.  FALSE when the server could not be
+ * reached or the session broke before any recipient was decided: the
+ * caller tries the next host. */
+static gboolean deliver_to(Mta *mta, const char *addr, guint16 port, SmtpClientMode mode,
+                           const char *step, const MtaQueueEntry *e, GBytes *msg,
+                           GPtrArray *outcomes, GError **error)
 {
+	g_autoptr(SmtpClient) c = client_open(mta, addr, port, mode, step, error);
+	if (!c)
+		return FALSE;
+	gboolean unanswered;
+	gboolean done = client_send(c, addr, e, msg, outcomes, &unanswered, error);
+	smtp_client_quit(c);
+	return done;
+}
+
+/* ---- delivery agents ---------------------------------------------------
+ * The queue manager finds what is due and hands it to delivery agents, as
+ * Postfix's qmgr hands mail to its smtp and lmtp processes: up to
+ * MTA_DELIVERY_AGENTS tasks, made when there is work for them, each
+ * delivering one message at a time.  An agent keeps its LMTP session to
+ * the MDA open while more messages wait (one transaction after another,
+ * RFC 2033 4.1) and says QUIT as soon as none does. */
+
+#define MTA_DELIVERY_AGENTS 6     /* deliveries at once (Postfix: lmtp_destination_concurrency_limit) */
+#define MTA_LMTP_REUSE_MAX  100   /* transactions over one LMTP session, then a fresh one */
+
+/* A message due, waiting for an agent. */
+typedef struct {
+	char    *id;
+	gboolean flush;   /* every recipient not final, due or not (mta_flush) */
+} Job;
+
+static void job_free(Job *j)
+{
+	g_free(j->id);
+	g_free(j);
+}
+
+static void agent_close_lmtp(Agent *ag)
+{
+	if (!ag->lmtp)
+		return;
+	smtp_client_quit(ag->lmtp);
+	g_clear_pointer(&ag->lmtp, smtp_client_free);
+	ag->lmtp_used = 0;
+}
+
+static gboolean more_waiting(Mta *mta)
+{
+	g_mutex_lock(&mta->qlock);
+	gboolean more = !g_queue_is_empty(mta->ready);
+	g_mutex_unlock(&mta->qlock);
+	return more;
+}
+
+/* Local recipients: LMTP to the MDA (in.6), over the agent's session. */
+static void deliver_local(Agent *ag, const MtaQueueEntry *e, GBytes *msg, GPtrArray *outcomes)
+{
+	Mta *mta = ag->mta;
 	note(mta, MS_EV_STEP, mta->mda_name, "lmtp", STEP_HANDOFF,
 	     "%s is local: hand the message to the MDA over LMTP", domain_of(((Outcome *)g_ptr_array_index(outcomes, 0))->rcpt->address));
 	g_autoptr(GError) err = NULL;
-	if (!deliver_to(mta, mta->mda_address, mta->lmtp_port, SMTP_CLIENT_MODE_LMTP, STEP_HANDOFF,
-	                e, msg, outcomes, &err)) {
+	gboolean done = FALSE;
+	for (guint attempt = 0; !done && attempt < 2; attempt++) {
+		gboolean reused = ag->lmtp != NULL;
+		if (!ag->lmtp)
+			ag->lmtp = client_open(mta, mta->mda_address, mta->lmtp_port, SMTP_CLIENT_MODE_LMTP,
+			                       STEP_HANDOFF, &err);
+		if (!ag->lmtp)
+			break;
+		gboolean unanswered = FALSE;
+		done = client_send(ag->lmtp, mta->mda_address, e, msg, outcomes, &unanswered, &err);
+		ag->lmtp_used++;
+		if (smtp_client_state(ag->lmtp) != SMTP_CLIENT_STATE_READY)
+			agent_close_lmtp(ag);
+		if (done || !reused || !unanswered)
+			break;
+		/* the MDA closed the session while it waited: once more, on a new one */
+		g_clear_error(&err);
+	}
+	/* QUIT now unless more mail waits: the MDA's session ends with ours */
+	if (ag->lmtp && (ag->lmtp_used >= MTA_LMTP_REUSE_MAX || !more_waiting(mta)))
+		agent_close_lmtp(ag);
+	if (!done) {
 		for (guint i = 0; i < outcomes->len; i++)
 			outcome_set(g_ptr_array_index(outcomes, i), SMTP_RECIPIENT_TEMPFAIL,
 			            "delivery to the MDA failed: %s", err ? err->message : "no answer");
@@ -572,6 +722,7 @@ static void deliver_remote(Mta *mta, MsResolver *res, const char *domain, const 
 
 /* ---- bounces (RFC 3464) ------------------------------------------------ */
 
+/* Lock held. */
 static void queue_bounce(Mta *mta, const MtaQueueEntry *e, GBytes *original, GPtrArray *failed)
 {
 	g_autofree char *id = new_id(mta);
@@ -635,17 +786,23 @@ static void queue_bounce(Mta *mta, const MtaQueueEntry *e, GBytes *original, GPt
 	                        .arrival_us = ms_sched_now(mta->sched), .is_bounce = TRUE,
 	                        .client_address = "127.0.0.1", .client_helo = mta->hostname };
 	g_autoptr(GError) err = NULL;
-	if (mta_queue_add(mta->queue, &in, &err))
+	if (mta_queue_add(mta->queue, &in, &err)) {
 		note(mta, MS_EV_STORE, NULL, "smtp", NULL, "bounce %s queued for <%s> (%u failed recipient(s))",
 		     id, e->from, failed->len);
-	else
+		enqueue_locked(mta, id, FALSE);   /* the agent that made it delivers it next */
+	} else {
 		note(mta, MS_EV_ERROR, NULL, "smtp", NULL, "could not queue a bounce for <%s>: %s",
 		     e->from, err->message);
+	}
 }
 
-/* One attempt at every due recipient of an entry. */
-static void deliver_entry(Mta *mta, MtaQueueEntry *e)
+/* One attempt at every due recipient of an entry (every one not final
+ * when flush).  The agent owns the entry meanwhile: nobody else delivers
+ * it, and only the records below, under the lock, change what others
+ * read.  TRUE when the entry stays in the queue. */
+static gboolean deliver_entry(Agent *ag, MtaQueueEntry *e, gboolean flush)
 {
+	Mta *mta = ag->mta;
 	gint64 now = ms_sched_now(mta->sched);
 	g_autoptr(GError) err = NULL;
 	g_mutex_lock(&mta->qlock);
@@ -653,7 +810,7 @@ static void deliver_entry(Mta *mta, MtaQueueEntry *e)
 	g_mutex_unlock(&mta->qlock);
 	if (!msg) {
 		note(mta, MS_EV_ERROR, NULL, "smtp", NULL, "cannot read queued message %s: %s", e->id, err->message);
-		return;
+		return TRUE;
 	}
 
 	/* Group the due recipients by domain, in order of first appearance. */
@@ -662,7 +819,7 @@ static void deliver_entry(Mta *mta, MtaQueueEntry *e)
 	GPtrArray *all = g_ptr_array_new();
 	for (guint i = 0; i < e->rcpts->len; i++) {
 		MtaQueueRcpt *r = g_ptr_array_index(e->rcpts, i);
-		if (mta_queue_rcpt_state_is_final(r->state) || (r->next_attempt_us > now && !mta->flush))
+		if (mta_queue_rcpt_state_is_final(r->state) || (r->next_attempt_us > now && !flush))
 			continue;
 		char *dom = g_ascii_strdown(domain_of(r->address), -1);
 		GPtrArray *g = g_hash_table_lookup(groups, dom);
@@ -685,7 +842,7 @@ static void deliver_entry(Mta *mta, MtaQueueEntry *e)
 		const char *dom = g_ptr_array_index(domains, i);
 		GPtrArray *g = g_hash_table_lookup(groups, dom);
 		if (domain_is_local(mta, dom)) {
-			deliver_local(mta, e, msg, g);
+			deliver_local(ag, e, msg, g);
 		} else {
 			if (!res)
 				res = resolver_new(mta);
@@ -697,6 +854,7 @@ static void deliver_entry(Mta *mta, MtaQueueEntry *e)
 	/* Record what happened; failures are bounced before they are marked
 	 * (a crash in between repeats a bounce rather than losing one). */
 	now = ms_sched_now(mta->sched);
+	g_mutex_lock(&mta->qlock);
 	g_autoptr(GPtrArray) failed = g_ptr_array_new();
 	gboolean expired = mta_queue_entry_expired(e, now, mta->lifetime);
 	for (guint i = 0; i < all->len; i++) {
@@ -718,7 +876,6 @@ static void deliver_entry(Mta *mta, MtaQueueEntry *e)
 			     e->id, r->address, (r->next_attempt_us - now) / MS_SECOND, r->last_reply);
 		}
 	}
-	g_mutex_lock(&mta->qlock);
 	if (failed->len && !e->is_bounce && e->from[0])
 		queue_bounce(mta, e, msg, failed);
 	for (guint i = 0; i < failed->len; i++) {
@@ -728,13 +885,20 @@ static void deliver_entry(Mta *mta, MtaQueueEntry *e)
 		     e->is_bounce || !e->from[0] ? " (a bounce is never bounced)" : "; the sender gets a bounce");
 	}
 	g_autofree char *eid = g_strdup(e->id);
-	if (mta_queue_entry_is_done(e)) {
-		if (!mta_queue_remove(mta->queue, e, &err))
+	gboolean removed = mta_queue_entry_is_done(e);
+	if (removed) {
+		/* the directory is synced below, outside the lock: should we crash
+		 * first, the message is delivered twice, never lost */
+		if (!mta_queue_remove_unsynced(mta->queue, e, &err)) {
 			note(mta, MS_EV_ERROR, NULL, "smtp", NULL, "removing %s from the queue: %s", eid, err->message);
+			g_clear_error(&err);
+		}
 	} else if (!mta_queue_update(mta->queue, e, &err)) {
 		note(mta, MS_EV_ERROR, NULL, "smtp", NULL, "updating %s in the queue: %s", eid, err->message);
 	}
 	g_mutex_unlock(&mta->qlock);
+	if (removed && mta->fsync && !durable_sync_dir(mta_queue_get_dir(mta->queue), &err))
+		note(mta, MS_EV_ERROR, NULL, "smtp", NULL, "removing %s from the queue: %s", eid, err->message);
 
 	for (guint i = 0; i < all->len; i++) {
 		Outcome *o = g_ptr_array_index(all, i);
@@ -743,37 +907,134 @@ static void deliver_entry(Mta *mta, MtaQueueEntry *e)
 	}
 	g_ptr_array_free(all, TRUE);
 	g_hash_table_destroy(groups);
+	return !removed;
 }
 
-/* The queue manager: deliver what is due, sleep until the next retry or
- * until a session queues something new. */
+/* Deliver one job (the lock not held). */
+static void agent_run(Agent *ag, Job *job)
+{
+	Mta *mta = ag->mta;
+	g_mutex_lock(&mta->qlock);
+	MtaQueueEntry *e = mta_queue_lookup(mta->queue, job->id);
+	g_mutex_unlock(&mta->qlock);
+	gboolean stays = e && deliver_entry(ag, e, job->flush);
+	g_mutex_lock(&mta->qlock);
+	g_hash_table_remove(mta->busy, job->id);
+	g_mutex_unlock(&mta->qlock);
+	job_free(job);
+	if (stays && ag != &mta->qagent && mta->qmgr)
+		ms_task_unpark(mta->qmgr);   /* its next retry is the queue manager's */
+}
+
+/* A helper agent's life: take the next message waiting, deliver it,
+ * again; park when none waits (after saying QUIT to the MDA). */
+static void agent_task(gpointer data)
+{
+	Agent *ag = data;
+	Mta *mta = ag->mta;
+	for (;;) {
+		g_mutex_lock(&mta->qlock);
+		Job *job = mta->stopping ? NULL : g_queue_pop_head(mta->ready);
+		if (!job && !mta->stopping)
+			g_ptr_array_add(mta->idle, ag);
+		g_mutex_unlock(&mta->qlock);
+		if (job) {
+			agent_run(ag, job);
+			continue;
+		}
+		agent_close_lmtp(ag);
+		if (mta->stopping || ms_task_park(MS_FOREVER) == MS_PARK_CANCELLED)
+			break;
+	}
+	agent_close_lmtp(ag);
+	g_mutex_lock(&mta->qlock);
+	g_ptr_array_remove(mta->idle, ag);
+	g_ptr_array_remove(mta->agents, ag);
+	g_mutex_unlock(&mta->qlock);
+	g_free(ag);
+	g_atomic_int_dec_and_test(&mta->tasks);
+}
+
+/* Wake who can deliver the messages waiting: the queue manager first (it
+ * delivers too, so one message at a time needs no other task), then idle
+ * helpers, then new helpers up to MTA_DELIVERY_AGENTS in all.  Lock held. */
+static void dispatch_locked(Mta *mta)
+{
+	guint waiting = g_queue_get_length(mta->ready);
+	if (waiting > 0 && mta->qmgr_idle) {
+		mta->qmgr_idle = FALSE;
+		ms_task_unpark(mta->qmgr);
+		waiting--;
+	}
+	while (waiting > 0 && mta->idle->len > 0) {
+		Agent *ag = g_ptr_array_steal_index(mta->idle, mta->idle->len - 1);
+		ms_task_unpark(ag->task);
+		waiting--;
+	}
+	while (waiting > 0 && mta->agents->len + 1 < MTA_DELIVERY_AGENTS && !mta->stopping) {
+		Agent *ag = g_new0(Agent, 1);
+		ag->mta = mta;
+		g_autofree char *name = g_strdup_printf("delivery#%u@%s", mta->agents->len + 1, mta->hostname);
+		g_ptr_array_add(mta->agents, ag);
+		g_atomic_int_inc(&mta->tasks);
+		ag->task = ms_task_spawn(mta->sched, name, agent_task, ag);
+		waiting--;
+	}
+}
+
+/* Hand a message to the agents unless one has it already.  Lock held. */
+static void enqueue_locked(Mta *mta, const char *id, gboolean flush)
+{
+	if (g_hash_table_contains(mta->busy, id))
+		return;
+	Job *job = g_new0(Job, 1);
+	job->id = g_strdup(id);
+	job->flush = flush;
+	g_hash_table_add(mta->busy, g_strdup(id));
+	g_queue_push_tail(mta->ready, job);
+}
+
+/* A message just queued is due at once: straight to the agents.  Lock
+ * held. */
+static void dispatch_new(Mta *mta, const char *id)
+{
+	enqueue_locked(mta, id, FALSE);
+	dispatch_locked(mta);
+}
+
+/* The queue manager: hand out what is due (new mail, retries, messages
+ * recovered at start, everything on mta_flush) and deliver it with the
+ * helpers; sleep until the next retry or until someone wakes it. */
 static void qmgr_task(gpointer data)
 {
 	Mta *mta = data;
+	Agent *ag = &mta->qagent;
 	while (!mta->stopping) {
 		gint64 now = ms_sched_now(mta->sched);
+		gint64 next = G_MAXINT64;
 		g_mutex_lock(&mta->qlock);
-		g_autoptr(GPtrArray) due = mta_queue_due(mta->queue, mta->flush ? G_MAXINT64 : now);
-		g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func(g_free);
-		for (guint i = 0; i < due->len; i++)
-			g_ptr_array_add(ids, g_strdup(((MtaQueueEntry *)g_ptr_array_index(due, i))->id));
-		g_mutex_unlock(&mta->qlock);
-		for (guint i = 0; i < ids->len && !mta->stopping; i++) {
-			g_mutex_lock(&mta->qlock);
-			MtaQueueEntry *e = mta_queue_lookup(mta->queue, g_ptr_array_index(ids, i));
-			g_mutex_unlock(&mta->qlock);
-			if (e)
-				deliver_entry(mta, e);
-		}
+		mta->qmgr_idle = FALSE;
+		gboolean flush = mta->flush;
 		mta->flush = FALSE;
-		g_mutex_lock(&mta->qlock);
-		gint64 next = mta_queue_next_wakeup(mta->queue);
+		g_autoptr(GPtrArray) due = mta_queue_due_skip(mta->queue, flush ? G_MAXINT64 : now, mta->busy, &next);
+		for (guint i = 0; i < due->len; i++)
+			enqueue_locked(mta, ((MtaQueueEntry *)g_ptr_array_index(due, i))->id, flush);
+		Job *job = g_queue_pop_head(mta->ready);
+		dispatch_locked(mta);   /* the rest, to the helpers */
+		mta->qmgr_idle = job == NULL;
 		g_mutex_unlock(&mta->qlock);
-		if (ids->len && next <= ms_sched_now(mta->sched))
+		if (job) {
+			agent_run(ag, job);
 			continue;
+		}
+		agent_close_lmtp(ag);
 		if (ms_task_park(next == G_MAXINT64 ? MS_FOREVER : next) == MS_PARK_CANCELLED)
 			break;
 	}
+	g_mutex_lock(&mta->qlock);
+	mta->qmgr_idle = FALSE;
+	g_mutex_unlock(&mta->qlock);
+	agent_close_lmtp(ag);
 	g_atomic_int_dec_and_test(&mta->tasks);
 }
 
@@ -838,7 +1099,15 @@ Mta *mta_new(MsStack *stack, const MtaConfig *cfg, GError **error)
 	mta->policy = policy;
 	mta->submission_policy = subpolicy;
 	mta->queue = q;
+	mta_queue_set_recycle(q, TRUE);   /* delivered files are written over by new mail */
 	g_mutex_init(&mta->qlock);
+	mta->fsync = cfg->fsync;
+	mta->arrivals = group_commit_new(arrivals_commit, mta);
+	mta->ready = g_queue_new();
+	mta->busy = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	mta->agents = g_ptr_array_new();
+	mta->qagent.mta = mta;
+	mta->idle = g_ptr_array_new();
 	g_mutex_init(&mta->rng_lock);
 	g_autofree char *stream = g_strconcat("mta:", cfg->hostname, NULL);
 	mta->rng = ms_rng_new(cfg->seed, stream);
@@ -885,7 +1154,10 @@ gboolean mta_start(Mta *mta, GError **error)
 	}
 	g_autofree char *name = g_strdup_printf("qmgr@%s", mta->hostname);
 	g_atomic_int_inc(&mta->tasks);
+	g_mutex_lock(&mta->qlock);   /* set before the queue manager can say it is idle */
 	mta->qmgr = ms_task_spawn(mta->sched, name, qmgr_task, mta);
+	mta->qagent.task = mta->qmgr;
+	g_mutex_unlock(&mta->qlock);
 	return TRUE;
 }
 
@@ -900,6 +1172,10 @@ void mta_stop(Mta *mta)
 		ms_listener_close(mta->l_smtps);
 	if (mta->qmgr)
 		ms_task_unpark(mta->qmgr);
+	g_mutex_lock(&mta->qlock);
+	for (guint i = 0; i < mta->agents->len; i++)
+		ms_task_unpark(((Agent *)g_ptr_array_index(mta->agents, i))->task);
+	g_mutex_unlock(&mta->qlock);
 }
 
 void mta_free(Mta *mta)
@@ -911,6 +1187,11 @@ void mta_free(Mta *mta)
 	ms_listener_free(mta->l_smtps);
 	g_clear_object(&mta->tls_cert);
 	mta_queue_free(mta->queue);
+	group_commit_free(mta->arrivals);
+	g_queue_free_full(mta->ready, (GDestroyNotify)job_free);
+	g_hash_table_unref(mta->busy);
+	g_ptr_array_unref(mta->agents);   /* each agent frees itself as it ends */
+	g_ptr_array_unref(mta->idle);
 	policy_free(mta->policy);
 	policy_free(mta->submission_policy);
 	ms_rng_free(mta->rng);
@@ -937,7 +1218,9 @@ guint mta_queue_length(Mta *mta)
 
 void mta_flush(Mta *mta)
 {
+	g_mutex_lock(&mta->qlock);
 	mta->flush = TRUE;
+	g_mutex_unlock(&mta->qlock);
 	if (mta->qmgr)
 		ms_task_unpark(mta->qmgr);
 }

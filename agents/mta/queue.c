@@ -10,8 +10,10 @@
 #include "agents/common/durable.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -28,6 +30,24 @@ struct MtaQueue {
 	GHashTable   *entries;  /* id (own copy) -> MtaQueueEntry *, owned: the queue */
 	GPtrArray    *staged;   /* MtaQueueEntry *, owned, waiting for mta_queue_commit */
 	DurableBatch *batch;    /* the staged entries' files: .msg, .env, .msg, .env, ... */
+	GHashTable   *arriving; /* ids (own copies) of arrivals not yet finished */
+	gboolean      recycle;  /* removals feed free */
+	GPtrArray    *free;     /* paths of ".free.N" files, to write arrivals over */
+	guint64       free_seq; /* the next N */
+};
+
+/* A message on its way in, outside the queue's lock (see queue.h). */
+struct MtaQueueArrival {
+	MtaQueueEntry *entry;      /* owned until finish hands it to the queue */
+	GBytes        *message;
+	char          *dir;
+	gboolean       sync;
+	char          *path[2];    /* final names: the message, then the envelope */
+	char          *tmp[2];     /* their temporaries */
+	char          *reuse[2];   /* free files to write them over, or NULL */
+	char          *envelope;
+	gboolean       written;    /* both temporaries complete (and synced) */
+	gboolean       committed;  /* both final names durable */
 };
 
 /* ======================================================================== */
@@ -727,6 +747,75 @@ static gboolean is_our_tmp(const char *name)
 	return id != NULL;
 }
 
+/* ---- free files ---------------------------------------------------------
+ * Removed files kept for arrivals to write over (see queue.h). */
+
+/* A free file found on open: into the pool, or deleted past the limit. */
+static void free_adopt(MtaQueue *q, const char *name, const char *path)
+{
+	guint64 n = g_ascii_strtoull(name + strlen(MTA_QUEUE_FREE_PREFIX), NULL, 10);
+	q->free_seq = MAX(q->free_seq, n + 1);
+	if (q->free->len < MTA_QUEUE_MAX_FREE)
+		g_ptr_array_add(q->free, g_strdup(path));
+	else
+		unlink(path);
+}
+
+/* A file the queue no longer needs: kept for reuse when recycling, else
+ * deleted. */
+static gboolean free_put(MtaQueue *q, const char *path, GError **error)
+{
+	if (q->recycle && q->free->len < MTA_QUEUE_MAX_FREE) {
+		g_autofree char *name = g_strdup_printf(MTA_QUEUE_FREE_PREFIX "%" G_GUINT64_FORMAT, q->free_seq++);
+		char *to = g_build_filename(q->dir, name, NULL);
+		if (rename(path, to) == 0) {
+			g_ptr_array_add(q->free, to);
+			return TRUE;
+		}
+		g_free(to);
+	}
+	if (unlink(path) != 0)
+		return durable_set_error(error, errno, "remove", path);
+	return TRUE;
+}
+
+static gboolean write_all(int fd, const char *data, gsize len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, data, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;
+			return FALSE;
+		}
+		data += n;
+		len -= (gsize)n;
+	}
+	return TRUE;
+}
+
+/* Write data over the free file free_path, renamed to tmp first; synced
+ * if asked.  FALSE (with tmp gone) when it cannot be used: the caller
+ * creates tmp afresh.  Only a plain file with a single link is written
+ * over, so nothing else ever sees these bytes. */
+static gboolean free_write(const char *free_path, const char *tmp, const void *data, gsize len,
+                           gboolean sync)
+{
+	if (rename(free_path, tmp) != 0)
+		return FALSE;
+	int fd = open(tmp, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+	gboolean ok = fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1 &&
+	              write_all(fd, data, len) && ftruncate(fd, (off_t)len) == 0 && (!sync || fsync(fd) == 0);
+	if (fd >= 0 && close(fd) != 0)
+		ok = FALSE;
+	if (!ok)
+		unlink(tmp);
+	return ok;
+}
+
 /* Move what is left of a damaged entry to corrupt/, under names not yet
  * used there (ID.env, else ID.env.1, ...), the message first: should we
  * crash in between, the envelope alone is moved on the next open. */
@@ -861,6 +950,10 @@ static gboolean recover(MtaQueue *q, GPtrArray *notes, GError **error)
 		g_autofree char *id = NULL;
 		if (strcmp(name, MTA_QUEUE_CORRUPT_DIR) == 0)
 			continue;
+		if (g_str_has_prefix(name, MTA_QUEUE_FREE_PREFIX) && is_regular_file(path, NULL)) {
+			free_adopt(q, name, path);
+			continue;
+		}
 		if (is_our_tmp(name) && is_regular_file(path, NULL)) {
 			unlink(path);
 			changed = TRUE;
@@ -905,6 +998,8 @@ MtaQueue *mta_queue_open(const char *dir, gboolean sync, GPtrArray **notes_r, GE
 	                                   (GDestroyNotify)mta_queue_entry_free);
 	q->staged = g_ptr_array_new_with_free_func((GDestroyNotify)mta_queue_entry_free);
 	q->batch = durable_batch_new(sync);
+	q->arriving = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	q->free = g_ptr_array_new_with_free_func(g_free);
 	g_autoptr(GPtrArray) notes = g_ptr_array_new_with_free_func((GDestroyNotify)mta_queue_note_free);
 	if (!recover(q, notes, error))
 		return NULL;
@@ -920,6 +1015,8 @@ void mta_queue_free(MtaQueue *q)
 	g_clear_pointer(&q->batch, durable_batch_free);  /* removes staged temporaries */
 	g_clear_pointer(&q->staged, g_ptr_array_unref);
 	g_clear_pointer(&q->entries, g_hash_table_unref);
+	g_clear_pointer(&q->arriving, g_hash_table_unref);
+	g_clear_pointer(&q->free, g_ptr_array_unref);   /* the files stay, for the next open */
 	g_free(q->corrupt_dir);
 	g_free(q->dir);
 	g_free(q);
@@ -931,13 +1028,19 @@ const char *mta_queue_get_dir(const MtaQueue *q)
 	return q->dir;
 }
 
+void mta_queue_set_recycle(MtaQueue *q, gboolean recycle)
+{
+	g_return_if_fail(q != NULL);
+	q->recycle = recycle;
+}
+
 /* ======================================================================== */
 /* Adding                                                                   */
 /* ======================================================================== */
 
 static gboolean id_taken(const MtaQueue *q, const char *id)
 {
-	if (g_hash_table_contains(q->entries, id))
+	if (g_hash_table_contains(q->entries, id) || g_hash_table_contains(q->arriving, id))
 		return TRUE;
 	for (guint i = 0; i < q->staged->len; i++) {
 		const MtaQueueEntry *e = g_ptr_array_index(q->staged, i);
@@ -969,7 +1072,8 @@ static MtaQueueEntry *entry_from_incoming(const MtaQueue *q, const MtaQueueIncom
 		            MTA_QUEUE_MAX_MESSAGE_SIZE);
 		return NULL;
 	}
-	if (g_hash_table_size(q->entries) + q->staged->len >= MTA_QUEUE_MAX_ENTRIES) {
+	if (g_hash_table_size(q->entries) + q->staged->len + g_hash_table_size(q->arriving) >=
+	    MTA_QUEUE_MAX_ENTRIES) {
 		/* RFC 5321 4.5.3.1.10: 452, insufficient system storage */
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NO_SPACE, "queue full: %d entries",
 		            MTA_QUEUE_MAX_ENTRIES);
@@ -1099,6 +1203,143 @@ gboolean mta_queue_commit(MtaQueue *q, GError **error)
 	return ok;
 }
 
+/* ---- group commit from several threads ---------------------------------- */
+
+MtaQueueArrival *mta_queue_arrival_new(MtaQueue *q, const MtaQueueIncoming *in, GError **error)
+{
+	g_return_val_if_fail(q != NULL && in != NULL, NULL);
+	MtaQueueEntry *entry = entry_from_incoming(q, in, error);
+	if (!entry)
+		return NULL;
+	MtaQueueArrival *a = g_new0(MtaQueueArrival, 1);
+	a->entry = entry;
+	a->message = g_bytes_ref(in->message);
+	a->dir = g_strdup(q->dir);
+	a->sync = q->sync;
+	const char *suffixes[] = { MTA_QUEUE_MSG_SUFFIX, MTA_QUEUE_ENV_SUFFIX };
+	for (guint i = 0; i < G_N_ELEMENTS(suffixes); i++) {
+		a->path[i] = queue_path(q, entry->id, suffixes[i]);
+		a->tmp[i] = durable_tmp_path(a->path[i]);
+	}
+	/* formatted now: the entry is the arrival's alone, but cheap work under
+	 * the lock keeps write purely I/O */
+	a->envelope = mta_queue_envelope_format(entry);
+	for (guint i = 0; i < G_N_ELEMENTS(a->reuse) && q->free->len; i++)
+		a->reuse[i] = g_ptr_array_steal_index_fast(q->free, q->free->len - 1);
+	g_hash_table_add(q->arriving, g_strdup(entry->id));
+	return a;
+}
+
+const char *mta_queue_arrival_id(const MtaQueueArrival *a)
+{
+	g_return_val_if_fail(a != NULL, NULL);
+	return a->entry->id;
+}
+
+/* Remove the temporaries (what a crash would leave is removed on open). */
+static void arrival_unlink_tmps(MtaQueueArrival *a)
+{
+	for (guint i = 0; i < G_N_ELEMENTS(a->tmp); i++)
+		unlink(a->tmp[i]);
+}
+
+gboolean mta_queue_arrival_write(MtaQueueArrival *a, GError **error)
+{
+	g_return_val_if_fail(a != NULL && !a->written, FALSE);
+	gsize size;
+	const void *data = g_bytes_get_data(a->message, &size);
+	const void *contents[] = { data ? data : "", a->envelope };
+	gsize lengths[] = { size, strlen(a->envelope) };
+	for (guint i = 0; i < G_N_ELEMENTS(a->tmp); i++) {
+		if (a->reuse[i] && free_write(a->reuse[i], a->tmp[i], contents[i], lengths[i], a->sync))
+			continue;
+		/* whatever has the name is a crash's leftover, never ours */
+		if (unlink(a->tmp[i]) != 0 && errno != ENOENT) {
+			durable_set_error(error, errno, "remove", a->tmp[i]);
+			arrival_unlink_tmps(a);
+			return FALSE;
+		}
+		if (!durable_create_file(a->tmp[i], contents[i], lengths[i], a->sync, error)) {
+			arrival_unlink_tmps(a);
+			return FALSE;
+		}
+	}
+	a->written = TRUE;
+	return TRUE;
+}
+
+/* Take back the final names of arrivals (the envelope first: without it
+ * the message is an orphan, never a half entry), and their temporaries. */
+static void arrivals_unwrite(MtaQueueArrival *const *arrivals, guint n, const char *dir, gboolean sync)
+{
+	for (guint i = 0; i < n; i++) {
+		if (!arrivals[i]->written)
+			continue;
+		for (gint k = G_N_ELEMENTS(arrivals[i]->path) - 1; k >= 0; k--)
+			unlink(arrivals[i]->path[k]);
+		arrival_unlink_tmps(arrivals[i]);
+	}
+	if (sync && dir)
+		durable_sync_dir(dir, NULL);   /* best effort: the disk is failing already */
+}
+
+gboolean mta_queue_arrivals_commit(MtaQueueArrival *const *arrivals, guint n, GError **error)
+{
+	g_return_val_if_fail(arrivals != NULL || n == 0, FALSE);
+	const char *dir = NULL;
+	gboolean sync = FALSE, ok = TRUE;
+	/* the names, arrival by arrival, each envelope after its message: the
+	 * envelope's rename is that message's commit point */
+	for (guint i = 0; ok && i < n; i++) {
+		MtaQueueArrival *a = arrivals[i];
+		if (!a->written)
+			continue;
+		g_return_val_if_fail(!dir || strcmp(dir, a->dir) == 0, FALSE);   /* one queue */
+		dir = a->dir;
+		sync = a->sync;
+		for (guint k = 0; ok && k < G_N_ELEMENTS(a->path); k++)
+			if (rename(a->tmp[k], a->path[k]) != 0)
+				ok = durable_set_error(error, errno, "rename", a->tmp[k]);
+	}
+	/* one directory fsync for the whole group */
+	if (ok && dir && sync)
+		ok = durable_sync_dir(dir, error);
+	if (!ok) {
+		arrivals_unwrite(arrivals, n, dir, sync);
+		return FALSE;
+	}
+	for (guint i = 0; i < n; i++)
+		arrivals[i]->committed = arrivals[i]->written;
+	return TRUE;
+}
+
+MtaQueueEntry *mta_queue_arrival_finish(MtaQueue *q, MtaQueueArrival *a)
+{
+	g_return_val_if_fail(q != NULL && a != NULL, NULL);
+	g_hash_table_remove(q->arriving, a->entry->id);
+	MtaQueueEntry *entry = NULL;
+	if (a->committed) {
+		entry = g_steal_pointer(&a->entry);
+		g_hash_table_insert(q->entries, g_strdup(entry->id), entry);
+	} else {
+		arrival_unlink_tmps(a);
+		mta_queue_entry_free(a->entry);
+	}
+	g_bytes_unref(a->message);
+	for (guint i = 0; i < G_N_ELEMENTS(a->path); i++) {
+		/* a free file not used (the arrival failed first) goes back */
+		if (a->reuse[i] && !a->written && g_file_test(a->reuse[i], G_FILE_TEST_IS_REGULAR))
+			g_ptr_array_add(q->free, g_steal_pointer(&a->reuse[i]));
+		g_free(a->reuse[i]);
+		g_free(a->path[i]);
+		g_free(a->tmp[i]);
+	}
+	g_free(a->envelope);
+	g_free(a->dir);
+	g_free(a);
+	return entry;
+}
+
 /* ======================================================================== */
 /* Looking                                                                  */
 /* ======================================================================== */
@@ -1126,19 +1367,33 @@ static gint compare_arrival(gconstpointer a, gconstpointer b)
 
 GPtrArray *mta_queue_due(MtaQueue *q, gint64 now_us)
 {
+	return mta_queue_due_skip(q, now_us, NULL, NULL);
+}
+
+GPtrArray *mta_queue_due_skip(MtaQueue *q, gint64 now_us, GHashTable *skip, gint64 *next_r)
+{
 	g_return_val_if_fail(q != NULL, NULL);
 	GPtrArray *due = g_ptr_array_new();
+	gint64 later = G_MAXINT64;
 	GHashTableIter it;
-	gpointer value;
+	gpointer key, value;
 	g_hash_table_iter_init(&it, q->entries);
-	while (g_hash_table_iter_next(&it, NULL, &value)) {
+	while (g_hash_table_iter_next(&it, &key, &value)) {
 		MtaQueueEntry *e = value;
+		if (skip && g_hash_table_contains(skip, key))
+			continue;
 		gint64 next = mta_queue_entry_next_attempt(e);
-		if (next != G_MAXINT64 && next <= now_us)
+		if (next == G_MAXINT64)
+			continue;
+		if (next <= now_us)
 			g_ptr_array_add(due, e);
+		else
+			later = MIN(later, next);
 	}
 	/* the hash table's order is no order: sort on a total key */
 	g_ptr_array_sort(due, compare_due);
+	if (next_r)
+		*next_r = later;
 	return due;
 }
 
@@ -1218,6 +1473,11 @@ gboolean mta_queue_update(MtaQueue *q, MtaQueueEntry *entry, GError **error)
 
 gboolean mta_queue_remove(MtaQueue *q, MtaQueueEntry *entry, GError **error)
 {
+	return mta_queue_remove_unsynced(q, entry, error) && (!q->sync || durable_sync_dir(q->dir, error));
+}
+
+gboolean mta_queue_remove_unsynced(MtaQueue *q, MtaQueueEntry *entry, GError **error)
+{
 	g_return_val_if_fail(q != NULL && entry_is_queued(q, entry), FALSE);
 	g_autofree char *env_path = queue_path(q, entry->id, MTA_QUEUE_ENV_SUFFIX);
 	g_autofree char *msg_path = queue_path(q, entry->id, MTA_QUEUE_MSG_SUFFIX);
@@ -1225,9 +1485,5 @@ gboolean mta_queue_remove(MtaQueue *q, MtaQueueEntry *entry, GError **error)
 	/* the envelope first: without it the message is an orphan, removed on
 	 * the next open; the other way round would leave a message-less
 	 * envelope, which recovery calls corrupt */
-	if (unlink(env_path) != 0)
-		return durable_set_error(error, errno, "remove", env_path);
-	if (unlink(msg_path) != 0)
-		return durable_set_error(error, errno, "remove", msg_path);
-	return !q->sync || durable_sync_dir(q->dir, error);
+	return free_put(q, env_path, error) && free_put(q, msg_path, error);
 }

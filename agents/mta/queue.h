@@ -8,6 +8,13 @@
  *   ID.msg   the message exactly as received (Received: already prepended)
  *   ID.env   the envelope, a text file to `cat`; written last, its presence
  *            is the commit point: no .env, no message
+ *
+ * With recycling on (mta_queue_set_recycle), a removed file is renamed to
+ * ".free.N" instead of deleted, and the next arrival writes over it: on a
+ * file system that scans past recently deleted inodes on every create
+ * (ext4 without a journal), a busy spool that deletes two files a message
+ * pays that scan on every file it makes.  A free file means nothing; it is
+ * reused (or, past MTA_QUEUE_MAX_FREE, deleted) on the next open.
  */
 #pragma once
 
@@ -19,6 +26,8 @@
 #define MTA_QUEUE_MSG_SUFFIX        ".msg"
 #define MTA_QUEUE_ENV_SUFFIX        ".env"
 #define MTA_QUEUE_CORRUPT_DIR       "corrupt"  /* damaged entries, kept to look at */
+#define MTA_QUEUE_FREE_PREFIX       ".free."   /* a removed file kept for reuse */
+#define MTA_QUEUE_MAX_FREE          512        /* files kept for reuse; more are deleted */
 #define MTA_QUEUE_ENVELOPE_VERSION  1
 
 #define MTA_QUEUE_MAX_ID            64         /* octets, letters and digits */
@@ -146,7 +155,8 @@ gint64 mta_queue_backoff(guint attempts, gint64 base_us, gint64 max_us);
 /* ---- the queue ---------------------------------------------------------- */
 
 /* One queue directory, used by one process and one thread at a time (the
- * MTA serialises its sessions and its delivery loop on it). */
+ * MTA serialises its sessions and its delivery agents on a lock), but for
+ * the arrival steps that say they need no lock. */
 typedef struct MtaQueue MtaQueue;
 
 /* What recovery did on open, for the caller to turn into events. */
@@ -185,6 +195,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(MtaQueue, mta_queue_free)
 
 const char *mta_queue_get_dir(const MtaQueue *q);
 
+/* Keep removed files for reuse (see the top of this file).  Off by default.
+ * Arrivals reuse free files whether it is on or not. */
+void        mta_queue_set_recycle(MtaQueue *q, gboolean recycle);
+
 /* A new message, as the SMTP server hands it over after DATA.  Borrowed
  * for the call; the queue copies what it keeps. */
 typedef struct {
@@ -215,6 +229,43 @@ MtaQueueEntry *mta_queue_stage(MtaQueue *q, const MtaQueueIncoming *in, GError *
 gboolean       mta_queue_commit(MtaQueue *q, GError **error);
 guint          mta_queue_staged_count(const MtaQueue *q);
 
+/* ---- group commit from several threads ----------------------------------
+ *
+ * stage and commit do all their I/O inside the caller's lock.  A server
+ * whose sessions finish DATA together wants the slow part outside it: each
+ * session writes and syncs its own two files, at the same time as the
+ * others (the file system merges their journal commits), and one rename
+ * round plus one directory fsync then serves the whole group.  The steps:
+ *
+ *   mta_queue_arrival_new      lock held: check the message, reserve its id
+ *   mta_queue_arrival_write    no lock: both temporaries written and synced
+ *   mta_queue_arrivals_commit  no lock, one caller for a group: rename each
+ *                              arrival's message, then its envelope (the
+ *                              commit point), then sync the directory once
+ *   mta_queue_arrival_finish   lock held: the entry joins the queue, or
+ *                              whatever it left on disk is removed
+ *
+ * Nothing appears under a final name before it is complete and synced, as
+ * with stage/commit.  An arrival is used by one thread at a time; new and
+ * finish need the queue's lock (the caller's), write and commit touch only
+ * the arrivals. */
+typedef struct MtaQueueArrival MtaQueueArrival;
+
+/* A new arrival: the checks of mta_queue_add (same errors); the id counts
+ * as taken, and the arrival towards MTA_QUEUE_MAX_ENTRIES, until finish. */
+MtaQueueArrival *mta_queue_arrival_new(MtaQueue *q, const MtaQueueIncoming *in, GError **error);
+/* Write and (if the queue syncs) fsync ".ID.msg.tmp" and ".ID.env.tmp". */
+gboolean         mta_queue_arrival_write(MtaQueueArrival *a, GError **error);
+/* Commit n written arrivals of one queue together.  TRUE: every one is
+ * durable.  FALSE: none is, and the names already given are taken back
+ * (nobody was told 250).  Arrivals not written are left out, uncommitted. */
+gboolean         mta_queue_arrivals_commit(MtaQueueArrival *const *arrivals, guint n, GError **error);
+/* The entry (borrowed, the queue's) if the arrival was committed, else NULL
+ * with its files removed.  Frees the arrival. */
+MtaQueueEntry   *mta_queue_arrival_finish(MtaQueue *q, MtaQueueArrival *a);
+/* Its id. */
+const char      *mta_queue_arrival_id(const MtaQueueArrival *a);
+
 /* The entries whose next attempt is at or before now_us, earliest first,
  * then by arrival, then by id (so a run is deterministic).  A new array of
  * borrowed entries: free it with g_ptr_array_unref. */
@@ -223,6 +274,12 @@ GPtrArray *mta_queue_due(MtaQueue *q, gint64 now_us);
 /* When to look again: the earliest next attempt in the queue, G_MAXINT64
  * if nothing waits. */
 gint64     mta_queue_next_wakeup(const MtaQueue *q);
+
+/* mta_queue_due and mta_queue_next_wakeup in one pass, for a queue manager
+ * with deliveries in flight: entries whose id is a key of skip (may be NULL)
+ * are left out of both.  *next_r: the earliest next attempt after now_us
+ * of the others, G_MAXINT64 if none. */
+GPtrArray *mta_queue_due_skip(MtaQueue *q, gint64 now_us, GHashTable *skip, gint64 *next_r);
 
 /* Every entry, by arrival then id (what `mailq` lists).  A new array of
  * borrowed entries: free it with g_ptr_array_unref. */
@@ -248,3 +305,8 @@ gboolean   mta_queue_update(MtaQueue *q, MtaQueueEntry *entry, GError **error);
  * (it is out of the queue in memory; a file left behind is recovered on
  * the next open). */
 gboolean   mta_queue_remove(MtaQueue *q, MtaQueueEntry *entry, GError **error);
+/* mta_queue_remove without the directory sync, for a caller that syncs the
+ * directory (mta_queue_get_dir) itself, outside its lock or once for many
+ * removals.  Until then a crash may bring the entry back: delivered twice,
+ * never lost. */
+gboolean   mta_queue_remove_unsynced(MtaQueue *q, MtaQueueEntry *entry, GError **error);

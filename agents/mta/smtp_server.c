@@ -154,7 +154,9 @@ static void reset_transaction(SmtpSession *s)
 /* Read a line with the session's limit; FALSE when the client is gone. */
 static gboolean read_line(SmtpSession *s, char *buf, gsize max, gssize *n_r, MsEol *eol_r)
 {
-	if (ms_conn_pending(s->conn) == 0 && !flush(s))
+	/* replies wait while the client has more in flight; asking costs a
+	 * system call, so only when there is a reply to send */
+	if (s->out->len && ms_conn_pending(s->conn) == 0 && !flush(s))
 		return FALSE;
 	g_autoptr(GError) err = NULL;
 	gssize n = ms_conn_read_line(s->conn, buf, max, eol_r, &err);

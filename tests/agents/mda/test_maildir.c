@@ -391,6 +391,51 @@ START_TEST(test_deliver_batch)
 }
 END_TEST
 
+/* The batch cut for a group commit: files in place, the directories to
+ * sync named (with fsync only), synced by the caller. */
+START_TEST(test_deliver_batch_unsynced)
+{
+	for (int sync = 0; sync <= 1; sync++) {
+		Fixture *f = fixture_new_full(sync);
+		ck_assert(maildir_folder_create(f->md, "Junk", 8, NULL));
+		const char *msg = "Subject: later\r\n\r\nbody\r\n";
+		MaildirDelivery items[] = {
+			{ .maildir = f->md, .data = msg, .len = strlen(msg) },
+			{ .maildir = f->md, .folder = "Junk", .data = msg, .len = strlen(msg) },
+			{ .maildir = f->md, .folder = "Missing", .data = msg, .len = strlen(msg) },
+		};
+		ck_assert_uint_eq(maildir_deliver_batch_unsynced(items, G_N_ELEMENTS(items), &f->stamp), 2);
+		ck_assert_uint_eq(count_dir(f->root, "new"), 1);
+		ck_assert_uint_eq(count_dir(f->root, "tmp"), 0);
+		g_autofree char *c1 = slurp(f->root, ".Junk/new", items[1].base_r);
+		ck_assert_str_eq(c1, msg);
+		ck_assert(g_error_matches(items[2].error_r, G_IO_ERROR, G_IO_ERROR_NOT_FOUND));
+		ck_assert_ptr_null(items[2].sync_dir_r);
+		if (sync) {
+			g_autofree char *inbox_new = g_build_filename(f->root, "new", NULL);
+			g_autofree char *junk_new = g_build_filename(f->root, ".Junk", "new", NULL);
+			ck_assert_str_eq(items[0].sync_dir_r, inbox_new);
+			ck_assert_str_eq(items[1].sync_dir_r, junk_new);
+			for (guint i = 0; i < 2; i++)
+				ck_assert(maildir_sync_dir(items[i].sync_dir_r, NULL));
+		} else {
+			ck_assert_ptr_null(items[0].sync_dir_r);
+			ck_assert_ptr_null(items[1].sync_dir_r);
+		}
+		GError *error = NULL;
+		ck_assert(!maildir_sync_dir("/nonexistent/new", &error));
+		ck_assert(g_error_matches(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND));
+		g_clear_error(&error);
+		for (guint i = 0; i < G_N_ELEMENTS(items); i++) {
+			g_free(items[i].base_r);
+			g_free(items[i].sync_dir_r);
+			g_clear_error(&items[i].error_r);
+		}
+		fixture_free(f);
+	}
+}
+END_TEST
+
 START_TEST(test_deliver_refused)
 {
 	Fixture *f = fixture_new();
@@ -1156,6 +1201,7 @@ static Suite *maildir_suite(void)
 	MS_ADD_TEST(s, test_deliver_hostname_escaped, 30);
 	MS_ADD_TEST(s, test_deliver_name_clash, 30);
 	MS_ADD_TEST(s, test_deliver_batch, 30);
+	MS_ADD_TEST(s, test_deliver_batch_unsynced, 30);
 	MS_ADD_TEST(s, test_deliver_refused, 30);
 	MS_ADD_TEST(s, test_fail_parent_is_file, 30);
 	MS_ADD_TEST(s, test_fail_tmp_not_a_directory, 30);

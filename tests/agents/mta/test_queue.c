@@ -3,8 +3,9 @@
  * Add, reopen, update, remove; the envelope's exact text and a table of
  * valid and invalid envelopes; recovery of every kind of leftover; crash
  * simulations (a child that _exit()s or is SIGKILLed mid-stream: every
- * add that returned is there once, nothing partial); group commit; due
- * order; hostile ids; a full disk; back-off.
+ * add that returned is there once, nothing partial); group commit, also
+ * in arrivals cut for several threads; recycled files; due order; hostile
+ * ids; a full disk; back-off.
  */
 #include "tests/ms_test.h"
 #include "agents/mta/queue.h"
@@ -1017,6 +1018,176 @@ START_TEST(test_free_drops_staged)
 }
 END_TEST
 
+/* ---- group commit from several threads ---------------------------------------- */
+
+/* Arrivals: reserved, written (temporaries only), committed together
+ * (final names), finished into the queue; a second arrival with a taken id
+ * is refused; one not written is left out of the commit and leaves nothing. */
+START_TEST(test_arrivals)
+{
+	g_autofree char *dir = ms_test_tmpdir();
+	for (int sync = 0; sync <= 1; sync++) {
+		MtaQueue *q = open_ok(dir, sync, NULL);
+		g_autoptr(GBytes) msg = sample_bytes();
+		g_autoptr(GError) error = NULL;
+		MtaQueueIncoming a = incoming("A1", msg), b = incoming("A2", msg), c = incoming("A3", msg);
+		MtaQueueArrival *arr[3] = {
+			mta_queue_arrival_new(q, &a, &error), mta_queue_arrival_new(q, &b, &error),
+			mta_queue_arrival_new(q, &c, &error),
+		};
+		for (guint i = 0; i < 3; i++)
+			ck_assert_ptr_nonnull(arr[i]);
+		ck_assert_str_eq(mta_queue_arrival_id(arr[1]), "A2");
+		/* the ids are taken while they arrive */
+		ck_assert_ptr_null(mta_queue_arrival_new(q, &a, &error));
+		ck_assert(g_error_matches(error, G_IO_ERROR, G_IO_ERROR_EXISTS));
+		g_clear_error(&error);
+		ck_assert_ptr_null(mta_queue_add(q, &b, &error));
+		ck_assert(g_error_matches(error, G_IO_ERROR, G_IO_ERROR_EXISTS));
+		g_clear_error(&error);
+
+		ck_assert(mta_queue_arrival_write(arr[0], &error));
+		ck_assert(mta_queue_arrival_write(arr[1], &error));
+		assert_listing(dir, ".A1.env.tmp .A1.msg.tmp .A2.env.tmp .A2.msg.tmp");
+		ck_assert_uint_eq(mta_queue_count(q), 0);
+		ck_assert(mta_queue_arrivals_commit(arr, 3, &error));
+		assert_listing(dir, "A1.env A1.msg A2.env A2.msg");
+		MtaQueueEntry *e1 = mta_queue_arrival_finish(q, arr[0]);
+		MtaQueueEntry *e2 = mta_queue_arrival_finish(q, arr[1]);
+		ck_assert_ptr_null(mta_queue_arrival_finish(q, arr[2]));   /* never written */
+		ck_assert_ptr_eq(mta_queue_lookup(q, "A1"), e1);
+		ck_assert_ptr_eq(mta_queue_lookup(q, "A2"), e2);
+		ck_assert_uint_eq(mta_queue_count(q), 2);
+		g_autoptr(GBytes) back = mta_queue_read_message(q, e2, &error);
+		assert_bytes(back, sample_message, strlen(sample_message));
+		/* A3 is free again */
+		ck_assert_ptr_nonnull(mta_queue_add(q, &c, &error));
+		mta_queue_free(q);
+
+		g_autoptr(GPtrArray) notes = NULL;
+		q = open_ok(dir, sync, &notes);
+		assert_notes(notes, "loaded:A1 loaded:A2 loaded:A3");
+		g_autoptr(GPtrArray) all = mta_queue_entries(q);
+		for (guint i = 0; i < all->len; i++)
+			ck_assert(mta_queue_remove(q, all->pdata[i], NULL));
+		mta_queue_free(q);
+		assert_listing(dir, "");
+	}
+	ms_test_rmtree(dir);
+}
+END_TEST
+
+/* A commit that fails takes back every name it gave: nothing is queued. */
+START_TEST(test_arrivals_commit_fails)
+{
+	g_autofree char *dir = ms_test_tmpdir();
+	for (int sync = 0; sync <= 1; sync++) {
+		MtaQueue *q = open_ok(dir, sync, NULL);
+		g_autoptr(GBytes) msg = sample_bytes();
+		MtaQueueIncoming a = incoming("F1", msg), b = incoming("F2", msg);
+		MtaQueueArrival *arr[2] = { mta_queue_arrival_new(q, &a, NULL), mta_queue_arrival_new(q, &b, NULL) };
+		ck_assert(mta_queue_arrival_write(arr[0], NULL) && mta_queue_arrival_write(arr[1], NULL));
+		/* F2's envelope vanishes: F1 is renamed into place, then the
+		 * rename of F2's fails */
+		g_autofree char *tmp = g_build_filename(dir, ".F2.env.tmp", NULL);
+		ck_assert_int_eq(g_unlink(tmp), 0);
+		g_autoptr(GError) error = NULL;
+		ck_assert(!mta_queue_arrivals_commit(arr, 2, &error));
+		ck_assert(g_error_matches(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND));
+		ck_assert_ptr_null(mta_queue_arrival_finish(q, arr[0]));
+		ck_assert_ptr_null(mta_queue_arrival_finish(q, arr[1]));
+		ck_assert_uint_eq(mta_queue_count(q), 0);
+		assert_listing(dir, "");
+		mta_queue_free(q);
+	}
+	ms_test_rmtree(dir);
+}
+END_TEST
+
+/* Recycling: removed files become ".free.N", the next arrivals write over
+ * them (no file left over, the bytes right), a reopened queue finds them
+ * again; a free file with a second link is never written over. */
+START_TEST(test_recycle)
+{
+	g_autofree char *dir = ms_test_tmpdir();
+	MtaQueue *q = open_ok(dir, TRUE, NULL);
+	mta_queue_set_recycle(q, TRUE);
+	g_autoptr(GBytes) msg = sample_bytes();
+	MtaQueueIncoming in = incoming("R1", msg);
+	ck_assert(mta_queue_remove_unsynced(q, mta_queue_add(q, &in, NULL), NULL));
+	assert_listing(dir, ".free.0 .free.1");
+	mta_queue_free(q);
+
+	g_autoptr(GPtrArray) notes = NULL;
+	q = open_ok(dir, TRUE, &notes);
+	assert_notes(notes, "");   /* free files are nobody's: no note */
+	static const char other[] = "Subject: another\r\n\r\nA longer body than the first one had.\r\n";
+	g_autoptr(GBytes) msg2 = g_bytes_new_static(other, strlen(other));
+	MtaQueueIncoming in2 = incoming("R2", msg2);
+	MtaQueueArrival *a = mta_queue_arrival_new(q, &in2, NULL);
+	ck_assert(mta_queue_arrival_write(a, NULL));
+	ck_assert(mta_queue_arrivals_commit(&a, 1, NULL));
+	MtaQueueEntry *e = mta_queue_arrival_finish(q, a);
+	ck_assert_ptr_nonnull(e);
+	assert_listing(dir, "R2.env R2.msg");
+	g_autoptr(GBytes) back = mta_queue_read_message(q, e, NULL);
+	assert_bytes(back, other, strlen(other));
+	g_autofree char *env = read_file(dir, "R2.env");
+	g_autofree char *expect = mta_queue_envelope_format(e);
+	ck_assert_str_eq(env, expect);
+
+	/* without recycling, removal deletes */
+	mta_queue_set_recycle(q, FALSE);
+	ck_assert(mta_queue_remove(q, e, NULL));
+	assert_listing(dir, "");
+
+	/* a free file that is also someone else's name is left alone */
+	g_autofree char *free0 = g_build_filename(dir, ".free.0", NULL);
+	g_autofree char *keep = g_build_filename(dir, "keep", NULL);
+	ck_assert(g_file_set_contents(free0, "precious", -1, NULL));
+	ck_assert_int_eq(link(free0, keep), 0);
+	mta_queue_free(q);
+	q = open_ok(dir, TRUE, NULL);
+	MtaQueueIncoming in3 = incoming("R3", msg);
+	a = mta_queue_arrival_new(q, &in3, NULL);
+	ck_assert(mta_queue_arrival_write(a, NULL));
+	ck_assert(mta_queue_arrivals_commit(&a, 1, NULL));
+	ck_assert_ptr_nonnull(mta_queue_arrival_finish(q, a));
+	g_autofree char *kept = read_file(dir, "keep");
+	ck_assert_str_eq(kept, "precious");
+	mta_queue_free(q);
+	ms_test_rmtree(dir);
+}
+END_TEST
+
+/* The queue manager's view: entries in flight are skipped, and the next
+ * wake-up is the earliest of the others. */
+START_TEST(test_due_skip)
+{
+	g_autofree char *dir = ms_test_tmpdir();
+	MtaQueue *q = open_ok(dir, FALSE, NULL);
+	g_autoptr(GBytes) msg = sample_bytes();
+	const char *ids[] = { "D1", "D2", "D3" };
+	for (guint i = 0; i < G_N_ELEMENTS(ids); i++) {
+		MtaQueueIncoming in = incoming(ids[i], msg);
+		in.arrival_us = (gint64)(i + 1) * 100 * SEC;
+		ck_assert_ptr_nonnull(mta_queue_add(q, &in, NULL));
+	}
+	g_autoptr(GHashTable) skip = g_hash_table_new(g_str_hash, g_str_equal);
+	g_hash_table_add(skip, (gpointer)"D1");
+	gint64 next = 0;
+	g_autoptr(GPtrArray) due = mta_queue_due_skip(q, 200 * SEC, skip, &next);
+	ck_assert_uint_eq(due->len, 1);
+	ck_assert_str_eq(((MtaQueueEntry *)due->pdata[0])->id, "D2");
+	ck_assert_int_eq(next, 300 * SEC);
+	g_autoptr(GPtrArray) all = mta_queue_due_skip(q, 300 * SEC, NULL, &next);
+	ck_assert_uint_eq(all->len, 3);
+	ck_assert_int_eq(next, G_MAXINT64);
+	mta_queue_free(q);
+	ms_test_rmtree(dir);
+}
+END_TEST
+
 /* ---- due order ----------------------------------------------------------------- */
 
 START_TEST(test_due_order)
@@ -1265,6 +1436,10 @@ static Suite *queue_suite(void)
 	MS_ADD_TEST(s, test_stage_commit, 10);
 	MS_ADD_TEST(s, test_commit_fails, 10);
 	MS_ADD_TEST(s, test_free_drops_staged, 10);
+	MS_ADD_TEST(s, test_arrivals, 10);
+	MS_ADD_TEST(s, test_arrivals_commit_fails, 10);
+	MS_ADD_TEST(s, test_recycle, 10);
+	MS_ADD_TEST(s, test_due_skip, 10);
 	MS_ADD_TEST(s, test_due_order, 10);
 	MS_ADD_TEST(s, test_hostile_ids, 10);
 	MS_ADD_TEST(s, test_bad_arguments, 30);

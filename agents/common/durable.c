@@ -55,7 +55,7 @@ gboolean durable_is_tmp_name(const char *name)
 /* Small steps                                                              */
 /* ======================================================================== */
 
-static gboolean write_all(int fd, const char *data, gsize len)
+gboolean durable_write_all(int fd, const char *data, gsize len)
 {
 	while (len > 0) {
 		ssize_t n = write(fd, data, len);
@@ -82,7 +82,7 @@ static gboolean file_write(const char *path, const void *data, gsize len, gboole
 	if (fd < 0)
 		return durable_set_error(error, errno, "create", path);
 	const char *what = "write";
-	gboolean ok = write_all(fd, data, len);
+	gboolean ok = durable_write_all(fd, data, len);
 	if (ok && sync) {
 		what = "fsync";
 		ok = fsync(fd) == 0;

@@ -28,6 +28,10 @@ gint     durable_error_code(int err);
  * so callers can `return durable_set_error(...)`. */
 gboolean durable_set_error(GError **error, int err, const char *what, const char *path);
 
+/* Write all of data to fd, going on after EINTR and short writes; FALSE
+ * with errno set (EIO for a write of 0). */
+gboolean durable_write_all(int fd, const char *data, gsize len);
+
 /* The temporary name for path: "DIR/.NAME.tmp".  A new string. */
 char    *durable_tmp_path(const char *path);
 

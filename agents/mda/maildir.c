@@ -6,6 +6,7 @@
  * subscriptions are replaced by rename.  UIDs as in RFC 3501 2.3.1.1.
  */
 #include "agents/mda/maildir.h"
+#include "agents/common/durable.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -40,40 +41,8 @@ struct MaildirLock {
 };
 
 /* ======================================================================== */
-/* Errors and small file helpers                                            */
+/* Small file helpers (errors and whole writes: agents/common/durable.h)   */
 /* ======================================================================== */
-
-static int errno_to_io_error(int err)
-{
-	/* a full disk, a full quota, a too-large file: all "no room" to the MDA */
-	if (err == ENOSPC || err == EDQUOT || err == EFBIG)
-		return G_IO_ERROR_NO_SPACE;
-	return g_io_error_from_errno(err);
-}
-
-static gboolean fail_errno(GError **error, int err, const char *what, const char *path)
-{
-	g_set_error(error, G_IO_ERROR, errno_to_io_error(err), "%s %s: %s", what, path,
-	            g_strerror(err));
-	return FALSE;
-}
-
-static gboolean write_all(int fd, const char *data, gsize len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, data, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			if (n == 0)
-				errno = EIO;
-			return FALSE;
-		}
-		data += n;
-		len -= (gsize)n;
-	}
-	return TRUE;
-}
 
 /* Write a new file in one go.  exclusive: fail with G_IO_ERROR_EXISTS
  * rather than replace.  On any failure the file is removed again. */
@@ -83,8 +52,8 @@ static gboolean file_write(const char *path, const char *data, gsize len, gboole
 	int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (exclusive ? O_EXCL : O_TRUNC);
 	int fd = open(path, flags, 0600);
 	if (fd < 0)
-		return fail_errno(error, errno, "create", path);
-	gboolean ok = write_all(fd, data, len) && (!sync || fsync(fd) == 0);
+		return durable_set_error(error, errno, "create", path);
+	gboolean ok = durable_write_all(fd, data, len) && (!sync || fsync(fd) == 0);
 	int err = errno;
 	/* close() is where NFS reports a full disk */
 	if (close(fd) != 0 && ok) {
@@ -93,7 +62,7 @@ static gboolean file_write(const char *path, const char *data, gsize len, gboole
 	}
 	if (!ok) {
 		unlink(path);
-		return fail_errno(error, err, "write", path);
+		return durable_set_error(error, err, "write", path);
 	}
 	return TRUE;
 }
@@ -102,11 +71,11 @@ static gboolean dir_sync(const char *dir, GError **error)
 {
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
-		return fail_errno(error, errno, "open", dir);
+		return durable_set_error(error, errno, "open", dir);
 	if (fsync(fd) != 0) {
 		int err = errno;
 		close(fd);
-		return fail_errno(error, err, "fsync", dir);
+		return durable_set_error(error, err, "fsync", dir);
 	}
 	close(fd);
 	return TRUE;
@@ -138,7 +107,7 @@ static gboolean file_replace(const char *dir, const char *name, const char *data
 	if (rename(tmp, path) != 0) {
 		int err = errno;
 		unlink(tmp);
-		return fail_errno(error, err, "rename", tmp);
+		return durable_set_error(error, err, "rename", tmp);
 	}
 	return !sync || dir_sync(dir, error);
 }
@@ -150,12 +119,12 @@ static gboolean file_read(const char *path, gsize max, char **data_r, gsize *len
 	/* a symbolic link in a Maildir points somewhere it should not */
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
-		return fail_errno(error, errno, "open", path);
+		return durable_set_error(error, errno, "open", path);
 	struct stat st;
 	if (fstat(fd, &st) != 0) {
 		int err = errno;
 		close(fd);
-		return fail_errno(error, err, "stat", path);
+		return durable_set_error(error, err, "stat", path);
 	}
 	if (!S_ISREG(st.st_mode)) {
 		close(fd);
@@ -178,7 +147,7 @@ static gboolean file_read(const char *path, gsize max, char **data_r, gsize *len
 			int err = errno;
 			close(fd);
 			g_free(data);
-			return fail_errno(error, err, "read", path);
+			return durable_set_error(error, err, "read", path);
 		}
 		if (n == 0)
 			break;  /* shrank meanwhile: take what is there */
@@ -196,10 +165,10 @@ static gboolean tree_remove(const char *path, guint depth, GError **error)
 {
 	GStatBuf st;
 	if (g_lstat(path, &st) != 0)
-		return errno == ENOENT ? TRUE : fail_errno(error, errno, "stat", path);
+		return errno == ENOENT ? TRUE : durable_set_error(error, errno, "stat", path);
 	if (!S_ISDIR(st.st_mode)) {
 		if (unlink(path) != 0 && errno != ENOENT)
-			return fail_errno(error, errno, "unlink", path);
+			return durable_set_error(error, errno, "unlink", path);
 		return TRUE;
 	}
 	if (depth > MAX_TREE_DEPTH) {
@@ -208,7 +177,7 @@ static gboolean tree_remove(const char *path, guint depth, GError **error)
 	}
 	DIR *dir = opendir(path);
 	if (!dir)
-		return fail_errno(error, errno, "open", path);
+		return durable_set_error(error, errno, "open", path);
 	gboolean ok = TRUE;
 	struct dirent *e;
 	while (ok && (e = readdir(dir))) {
@@ -219,7 +188,7 @@ static gboolean tree_remove(const char *path, guint depth, GError **error)
 	}
 	closedir(dir);
 	if (ok && rmdir(path) != 0 && errno != ENOENT)
-		return fail_errno(error, errno, "rmdir", path);
+		return durable_set_error(error, errno, "rmdir", path);
 	return ok;
 }
 
@@ -239,7 +208,7 @@ static int dir_lock(const char *dir, GError **error)
 		if (err == ENOENT)
 			g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "no folder at %s", dir);
 		else
-			fail_errno(error, err, "open", dir);
+			durable_set_error(error, err, "open", dir);
 		return -1;
 	}
 	while (flock(fd, LOCK_EX) != 0) {
@@ -247,7 +216,7 @@ static int dir_lock(const char *dir, GError **error)
 			continue;
 		int err = errno;
 		close(fd);
-		fail_errno(error, err, "lock", dir);
+		durable_set_error(error, err, "lock", dir);
 		return -1;
 	}
 	return fd;
@@ -627,7 +596,7 @@ char *maildir_message_path(Maildir *md, const MaildirMessage *msg)
 static gboolean make_dir(const char *path, GError **error)
 {
 	if (g_mkdir(path, 0700) != 0 && !(errno == EEXIST && is_dir(path)))
-		return fail_errno(error, errno, "mkdir", path);
+		return durable_set_error(error, errno, "mkdir", path);
 	return TRUE;
 }
 
@@ -651,7 +620,7 @@ static gboolean file_create_once(const char *dir, const char *name, const char *
 		int err = errno;
 		unlink(tmp);
 		if (err != EEXIST)
-			return fail_errno(error, err, "rename", tmp);
+			return durable_set_error(error, err, "rename", tmp);
 	}
 	return TRUE;
 }
@@ -665,7 +634,7 @@ gboolean maildir_ensure(Maildir *md, guint32 uidvalidity, GError **error)
 		return FALSE;
 	}
 	if (g_mkdir_with_parents(md->root, 0700) != 0)
-		return fail_errno(error, errno, "mkdir", md->root);
+		return durable_set_error(error, errno, "mkdir", md->root);
 	for (gsize i = 0; i < G_N_ELEMENTS(maildir_subdirs); i++) {
 		g_autofree char *sub = g_build_filename(md->root, maildir_subdirs[i], NULL);
 		if (!make_dir(sub, error))
@@ -685,7 +654,7 @@ static gboolean folder_make(Maildir *md, const char *name, guint32 uidvalidity, 
 	if (!tree_remove(staging, 0, error))  /* left by a crash */
 		return FALSE;
 	if (g_mkdir(staging, 0700) != 0)
-		return fail_errno(error, errno, "mkdir", staging);
+		return durable_set_error(error, errno, "mkdir", staging);
 
 	gboolean ok = TRUE;
 	for (gsize i = 0; ok && i < G_N_ELEMENTS(maildir_subdirs); i++) {
@@ -705,7 +674,7 @@ static gboolean folder_make(Maildir *md, const char *name, guint32 uidvalidity, 
 		if (err == EEXIST || err == ENOTEMPTY)
 			g_set_error(error, G_IO_ERROR, G_IO_ERROR_EXISTS, "folder %s exists", name);
 		else
-			fail_errno(error, err, "rename", staging);
+			durable_set_error(error, err, "rename", staging);
 	}
 	if (!ok)
 		tree_remove(staging, 0, NULL);
@@ -782,7 +751,7 @@ gboolean maildir_folder_delete(Maildir *md, const char *name, GError **error)
 	if (!tree_remove(staging, 0, error))
 		return FALSE;
 	if (rename(dir, staging) != 0)
-		return fail_errno(error, errno, "rename", dir);
+		return durable_set_error(error, errno, "rename", dir);
 	if (md->sync && !dir_sync(md->root, error))
 		return FALSE;
 	return tree_remove(staging, 0, error);
@@ -794,7 +763,7 @@ static gboolean folder_names(Maildir *md, GPtrArray **names_r, GError **error)
 {
 	DIR *dir = opendir(md->root);
 	if (!dir)
-		return fail_errno(error, errno, "open", md->root);
+		return durable_set_error(error, errno, "open", md->root);
 	GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
 	struct dirent *e;
 	gboolean ok = TRUE;
@@ -874,7 +843,7 @@ gboolean maildir_folder_rename(Maildir *md, const char *from_name, const char *t
 		g_autofree char *a = folder_dir(md, from->pdata[i]);
 		g_autofree char *b = folder_dir(md, to->pdata[i]);
 		if (rename_noreplace(a, b) != 0)
-			return fail_errno(error, errno, "rename", a);
+			return durable_set_error(error, errno, "rename", a);
 	}
 	return !md->sync || dir_sync(md->root, error);
 }
@@ -1130,7 +1099,7 @@ static gboolean deliver_commit(MaildirDelivery *item, Pending *p, MaildirStamp *
 			return TRUE;
 		}
 		if (errno != EEXIST)
-			return fail_errno(error, errno, "rename", p->tmp_path);
+			return durable_set_error(error, errno, "rename", p->tmp_path);
 		g_free(base);
 		base = name_make(md, stamp, item->len);
 	}
@@ -1344,7 +1313,7 @@ static gboolean scan_folder(Maildir *md, const char *folder, const char *dir,
 		g_autofree char *path = g_build_filename(dir, parts[i].sub, NULL);
 		DIR *d = opendir(path);
 		if (!d)
-			return fail_errno(error, errno, "open", path);
+			return durable_set_error(error, errno, "open", path);
 		struct dirent *e;
 		while ((e = readdir(d))) {
 			if (!file_name_usable(e->d_name) || (e->d_type != DT_REG && e->d_type != DT_UNKNOWN))
@@ -1661,7 +1630,7 @@ static gboolean message_rename(Maildir *md, MaildirMessage *msg, gboolean in_new
 			return dir_sync(to_sub, error) && (!left_new || dir_sync(from_sub, error));
 		}
 		if (errno != ENOENT)
-			return fail_errno(error, errno, "rename", from);
+			return durable_set_error(error, errno, "rename", from);
 		if (!message_find(md, msg))
 			return message_gone(msg, error);
 	}
@@ -1703,7 +1672,7 @@ gboolean maildir_message_expunge(Maildir *md, MaildirMessage *msg, GError **erro
 			return !md->sync || dir_sync(sub, error);
 		}
 		if (errno != ENOENT)
-			return fail_errno(error, errno, "unlink", path);
+			return durable_set_error(error, errno, "unlink", path);
 		if (!message_find(md, msg))
 			return message_gone(msg, error);
 	}
@@ -1780,7 +1749,7 @@ static gboolean message_place(Maildir *md, MaildirMessage *msg, const char *to_f
 			const char *data = g_bytes_get_data(bytes, &len);
 			return maildir_deliver(md, to_folder, data, len, msg->flags, stamp, base_r, error);
 		}
-		return fail_errno(error, err, move ? "rename" : "link", from);
+		return durable_set_error(error, err, move ? "rename" : "link", from);
 	}
 	g_set_error(error, G_IO_ERROR, G_IO_ERROR_EXISTS, "%s: no free name after %d tries", to_dir,
 	            MAILDIR_MAX_NAME_TRIES);
@@ -1869,7 +1838,7 @@ static int lock_place(const char *tmp_dir, const char *path, const char *text, G
 	int err = errno;
 	unlink(tmp);
 	if (rc != 0 && err != EEXIST)
-		fail_errno(error, err, "link", path);
+		durable_set_error(error, err, "link", path);
 	errno = err;
 	return rc;
 }
@@ -1917,7 +1886,7 @@ gboolean maildir_lock_acquire(Maildir *md, const char *owner, gint64 now_us,
 		/* its holder died (or it is garbage): break it.  Two breakers at
 		 * once could both win; like every dotlock, this trusts the age. */
 		if (unlink(path) != 0 && errno != ENOENT)
-			return fail_errno(error, errno, "unlink", path);
+			return durable_set_error(error, errno, "unlink", path);
 	}
 	g_set_error(error, G_IO_ERROR, G_IO_ERROR_BUSY, "maildrop lock %s is contended", path);
 	return FALSE;
@@ -1975,7 +1944,7 @@ static gboolean usage_add(const char *dir, guint64 *bytes, guint64 *messages, GE
 		if (!d) {
 			if (errno == ENOENT)
 				continue;
-			return fail_errno(error, errno, "open", path);
+			return durable_set_error(error, errno, "open", path);
 		}
 		struct dirent *e;
 		guint64 seen = 0;

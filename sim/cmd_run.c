@@ -10,8 +10,8 @@
 int ms_cmd_run(int argc, char **argv)
 {
 	gint64 seed = -1;
-	char *events = NULL, *transcript = NULL, *until = NULL, *state = NULL, *pcap = NULL;
-	gboolean headless = FALSE, quiet = FALSE, verbose = FALSE;
+	char *events = NULL, *transcript = NULL, *until = NULL, *state = NULL, *pcap = NULL, *internet = NULL;
+	gboolean headless = FALSE, quiet = FALSE, verbose = FALSE, stats = FALSE;
 	GOptionEntry entries[] = {
 		{ "headless", 0, 0, G_OPTION_ARG_NONE, &headless, "Text transcript instead of the classroom view", NULL },
 		{ "seed", 's', 0, G_OPTION_ARG_INT64, &seed, "Seed (overrides the scenario's)", "N" },
@@ -22,6 +22,9 @@ int ms_cmd_run(int argc, char **argv)
 		{ "state", 0, 0, G_OPTION_ARG_FILENAME, &state, "Keep the hosts' files in DIR", "DIR" },
 		{ "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "Only the verdict", NULL },
 		{ "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Also show arrivals", NULL },
+		{ "internet", 0, 0, G_OPTION_ARG_STRING, &internet,
+		  "Replace the counts of the scenario's internet line", "DOMAINS,USERS,MESSAGES" },
+		{ "stats", 0, 0, G_OPTION_ARG_NONE, &stats, "Print what the run cost: wall time, hand-offs, memory", NULL },
 		{ NULL },
 	};
 	g_autoptr(GOptionContext) ctx = g_option_context_new("FILE.scn - run a scenario and check its expectations");
@@ -33,12 +36,19 @@ int ms_cmd_run(int argc, char **argv)
 		return 2;
 	}
 	MsRunOptions o = { .until = -1, .events_path = events, .transcript_path = transcript,
-	                   .quiet = quiet, .verbose = verbose, .state_dir = state,
+	                   .quiet = quiet, .verbose = verbose, .state_dir = state, .stats = stats,
 	                   .color = isatty(STDOUT_FILENO) };
 	if (seed >= 0) {
 		o.has_seed = TRUE;
 		o.seed = (guint64)seed;
 	}
+	if (internet && sscanf(internet, "%" G_GUINT64_FORMAT ",%" G_GUINT64_FORMAT ",%" G_GUINT64_FORMAT,
+	                       &o.scale.domains, &o.scale.users, &o.scale.messages) != 3) {
+		fprintf(stderr, "mailsim run: --internet wants DOMAINS,USERS,MESSAGES like 20,200,2000, got \"%s\"\n",
+		        internet);
+		return 2;
+	}
+	g_free(internet);
 	if (until && !scenario_parse_duration(until, &o.until)) {
 		fprintf(stderr, "mailsim run: --until wants a time like 90s or 45m, got \"%s\"\n", until);
 		return 2;

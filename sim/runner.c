@@ -18,12 +18,15 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <glib/gstdio.h>
 
 /* ---- which steps the stream showed ------------------------------------- */
 
 /* Enough occurrences of one step to check an order; a run with more
  * (the big-internet benchmark) keeps the first ones. */
 #define STEP_OCCURRENCES_KEPT 100000
+#define RUNNER_MEMORY_FS "/dev/shm"   /* tmpfs on Linux */
 
 typedef struct {
 	guint64  first_seq;
@@ -125,6 +128,49 @@ static GPtrArray *folder_files(Runner *r, const char *address, const char *folde
 	return files;
 }
 
+/* Every message the script has sent so far to a user of the world is in
+ * that user's INBOX: as many files as messages, none lost, none twice. */
+static gboolean check_all_delivered(Runner *r, char **got_r)
+{
+	g_autoptr(GHashTable) wanted = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	gint64 now = ms_sched_now(r->sched);
+	guint total = 0;
+	for (guint i = 0; i < r->scn->actions->len; i++) {
+		const ScenarioAction *a = g_ptr_array_index(r->scn->actions, i);
+		if (a->kind != SCENARIO_ACTION_SEND || a->time_us > now)
+			continue;
+		for (guint k = 0; k < 2; k++) {
+			GPtrArray *list = k == 0 ? a->to : a->cc;
+			for (guint j = 0; list && j < list->len; j++) {
+				const ScenarioUser *u = scenario_find_user(r->scn, g_ptr_array_index(list, j));
+				if (!u)
+					continue;
+				g_autofree char *key = g_ascii_strdown(u->address, -1);
+				guint n = GPOINTER_TO_UINT(g_hash_table_lookup(wanted, key));
+				g_hash_table_replace(wanted, g_steal_pointer(&key), GUINT_TO_POINTER(n + 1));
+				total++;
+			}
+		}
+	}
+	guint delivered = 0, short_boxes = 0, over_boxes = 0;
+	g_autofree char *example = NULL;
+	GHashTableIter it;
+	gpointer key, value;
+	g_hash_table_iter_init(&it, wanted);
+	while (g_hash_table_iter_next(&it, &key, &value)) {
+		g_autoptr(GPtrArray) files = folder_files(r, key, "INBOX", NULL);
+		guint have = files ? files->len : 0, want = GPOINTER_TO_UINT(value);
+		delivered += MIN(have, want);
+		short_boxes += have < want;
+		over_boxes += have > want;
+		if (have != want && !example)
+			example = g_strdup_printf("; %s has %u of %u", (char *)key, have, want);
+	}
+	*got_r = g_strdup_printf("%u of %u delivered, %u mailbox(es) short, %u with too many%s", delivered,
+	                         total, short_boxes, over_boxes, example ? example : "");
+	return short_boxes == 0 && over_boxes == 0;
+}
+
 static char *header_of(const char *path, const char *name)
 {
 	g_autofree char *data = NULL;
@@ -212,6 +258,8 @@ static gboolean check_expect(Runner *r, const ScenarioExpect *e, char **got_r)
 		*got_r = g_strdup("all seen");
 		return TRUE;
 	}
+	case SCENARIO_EXPECT_ALL_DELIVERED:
+		return check_all_delivered(r, got_r);
 	case SCENARIO_EXPECT_QUEUE_EMPTY: {
 		Mta *mta = ms_world_mta(r->world, e->host);
 		guint n = mta ? mta_queue_length(mta) : 0;
@@ -428,7 +476,7 @@ static void script_task(gpointer data)
 /* ---- entry points ------------------------------------------------------ */
 
 /* A file, or "builtin:NAME" for a scenario compiled into mailsim. */
-static Scenario *load(const char *path, guint64 *seed_override)
+static Scenario *load(const char *path, guint64 *seed_override, const ScenarioScale *scale)
 {
 	g_autoptr(GError) err = NULL;
 	Scenario *scn;
@@ -438,9 +486,9 @@ static Scenario *load(const char *path, guint64 *seed_override)
 			fprintf(stderr, "mailsim: no built-in scenario \"%s\"\n", path + 8);
 			return NULL;
 		}
-		scn = scenario_parse(text, -1, path + 8, &err);
+		scn = scenario_parse_scaled(text, -1, path + 8, scale, &err);
 	} else {
-		scn = scenario_load_file(path, &err);
+		scn = scenario_load_file_scaled(path, scale, &err);
 	}
 	if (!scn) {
 		fprintf(stderr, "%s\n", err->message);
@@ -457,6 +505,14 @@ static char *make_state_dir(const char *given, gboolean *temporary)
 	if (given) {
 		g_mkdir_with_parents(given, 0700);
 		return g_strdup(given);
+	}
+	/* A simulated host's files die with the run: keep them in memory when
+	 * the machine has a memory file system, so that a big world is not
+	 * slowed by the real disk's inode allocation. */
+	if (g_access(RUNNER_MEMORY_FS, W_OK) == 0) {
+		g_autofree char *tmpl = g_build_filename(RUNNER_MEMORY_FS, "mailsim-run-XXXXXX", NULL);
+		if (g_mkdtemp(tmpl))
+			return g_steal_pointer(&tmpl);
 	}
 	return g_dir_make_tmp("mailsim-run-XXXXXX", NULL);
 }
@@ -478,9 +534,32 @@ static void remove_tree(const char *path)
 	remove(path);
 }
 
+/* What the run cost, for make bench: one line a script can parse. */
+static void print_stats(const Scenario *scn, MsSched *s, gint64 build_us, gint64 run_us,
+                        guint64 handoffs)
+{
+	guint sends = 0, fetches = 0;
+	for (guint i = 0; i < scn->actions->len; i++) {
+		const ScenarioAction *a = g_ptr_array_index(scn->actions, i);
+		sends += a->kind == SCENARIO_ACTION_SEND;
+		fetches += a->kind == SCENARIO_ACTION_FETCH;
+	}
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	double run_s = MAX(run_us, 1) / 1e6;
+	g_autofree char *virt = ui_text_format_time(ms_sched_now(s));
+	printf("stats: hosts %u users %u sends %u fetches %u build_s %.2f run_s %.2f virtual %s "
+	       "sends_per_s %.0f handoffs %" G_GUINT64_FORMAT " handoffs_per_s %.0f "
+	       "handoffs_per_send %.1f peak_rss_mb %.0f\n",
+	       scn->hosts->len, scn->users->len, sends, fetches, build_us / 1e6, run_s, virt,
+	       sends / run_s, handoffs, handoffs / run_s, sends ? (double)handoffs / sends : 0.0,
+	       ru.ru_maxrss / 1024.0);
+	fflush(stdout);
+}
+
 int ms_runner_check(const char *path)
 {
-	g_autoptr(Scenario) scn = load(path, NULL);
+	g_autoptr(Scenario) scn = load(path, NULL, NULL);
 	if (!scn)
 		return 2;
 	gboolean temporary;
@@ -505,7 +584,7 @@ int ms_runner_check(const char *path)
 
 int ms_runner_run(const char *path, const MsRunOptions *opts)
 {
-	g_autoptr(Scenario) scn = load(path, opts->has_seed ? (guint64 *)&opts->seed : NULL);
+	g_autoptr(Scenario) scn = load(path, opts->has_seed ? (guint64 *)&opts->seed : NULL, &opts->scale);
 	if (!scn)
 		return 2;
 	gboolean temporary;
@@ -519,6 +598,7 @@ int ms_runner_run(const char *path, const MsRunOptions *opts)
 	MsBus *bus = ms_sched_bus(s);
 	g_autoptr(GError) err = NULL;
 	int rc = 0;
+	gint64 wall_start = g_get_monotonic_time();
 	/* The world is built before anyone watches: filling the account
 	 * database is the teacher's preparation, not part of the lesson. */
 	MsWorld *world = ms_world_new(scn, s, dir, &err);
@@ -562,10 +642,15 @@ int ms_runner_run(const char *path, const MsRunOptions *opts)
 		rc = 2;
 	} else {
 		say(&r, "%s (%s), seed %" G_GUINT64_FORMAT, scn->title, path, scn->seed);
+		gint64 wall_built = g_get_monotonic_time();
+		guint64 handoffs_built = ms_sched_handoffs(s);
 		ms_task_spawn(s, "script", script_task, &r);
 		if (opts->attach)
 			opts->attach(opts->front_data, s, scn);
 		ms_sched_run(s, opts->until >= 0 ? opts->until : MS_FOREVER);
+		if (opts->stats)
+			print_stats(scn, s, wall_built - wall_start, g_get_monotonic_time() - wall_built,
+			            ms_sched_handoffs(s) - handoffs_built);
 		for (guint i = 0; i < scn->expects->len; i++) {
 			const ScenarioExpect *e = g_ptr_array_index(scn->expects, i);
 			if (!g_hash_table_contains(r.checked, e))

@@ -18,7 +18,10 @@ typedef struct {
 	gboolean     verbose;       /* also arrivals (RECV) */
 	gboolean     color;
 	gint64       until;         /* stop the clock here; -1: run until the world is quiet */
-	const char  *state_dir;     /* NULL: a fresh temporary directory, removed afterwards */
+	const char  *state_dir;     /* NULL: a fresh temporary directory, removed afterwards
+	                               (in /dev/shm when it can: a simulated disk needs no disk) */
+	ScenarioScale scale;        /* replaces the counts of an internet line (0: as written) */
+	gboolean     stats;         /* print what the run cost: wall time, hand-offs, memory */
 	MsSink      *extra_sink;    /* another reader of the stream (the UI), or NULL; taken */
 	MsSink      *pcap_sink;     /* the traffic as a pcap file (--pcap), or NULL; taken */
 	/* A front end (the classroom view) that wants the running world: called

@@ -133,6 +133,7 @@ const char *scenario_expect_kind_to_string(ScenarioExpectKind k)
 	case SCENARIO_EXPECT_STEPS_SEEN:     return "steps-seen";
 	case SCENARIO_EXPECT_STEPS_IN_ORDER: return "steps-in-order";
 	case SCENARIO_EXPECT_QUEUE_EMPTY:    return "queue-empty";
+	case SCENARIO_EXPECT_ALL_DELIVERED:  return "all-delivered";
 	}
 	return "unknown";
 }
@@ -488,6 +489,12 @@ static gint action_compare(gconstpointer a, gconstpointer b)
 
 Scenario *scenario_parse(const char *text, gssize len, const char *filename, GError **error)
 {
+	return scenario_parse_scaled(text, len, filename, NULL, error);
+}
+
+Scenario *scenario_parse_scaled(const char *text, gssize len, const char *filename,
+                                const ScenarioScale *scale, GError **error)
+{
 	g_return_val_if_fail(text != NULL, NULL);
 	g_return_val_if_fail(error == NULL || *error == NULL, NULL);
 	if (filename == NULL)
@@ -495,6 +502,7 @@ Scenario *scenario_parse(const char *text, gssize len, const char *filename, GEr
 
 	ScnParser p;
 	parser_init(&p, filename);
+	p.scale = scale;
 	gsize size = len < 0 ? strlen(text) : (gsize)len;
 	if (size > SCENARIO_MAX_FILE_SIZE) {
 		scenario_report(&p, SCENARIO_ERROR_LIMIT, 1, 1,
@@ -520,6 +528,11 @@ Scenario *scenario_parse(const char *text, gssize len, const char *filename, GEr
 
 Scenario *scenario_load_file(const char *path, GError **error)
 {
+	return scenario_load_file_scaled(path, NULL, error);
+}
+
+Scenario *scenario_load_file_scaled(const char *path, const ScenarioScale *scale, GError **error)
+{
 	g_return_val_if_fail(path != NULL, NULL);
 	/* Refuse a huge file before reading it all into memory. */
 	GStatBuf st;
@@ -537,7 +550,7 @@ Scenario *scenario_load_file(const char *path, GError **error)
 		g_error_free(local);
 		return NULL;
 	}
-	return scenario_parse(contents, (gssize)len, path, error);
+	return scenario_parse_scaled(contents, (gssize)len, path, scale, error);
 }
 
 /* ---- look-ups ---------------------------------------------------------------------- */

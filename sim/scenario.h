@@ -179,6 +179,7 @@ typedef struct {
 	char                 *smtp_host;     /* MANUAL: the submission server; else NULL */
 	guint                 smtp_port;     /* 0: 587 */
 	char                 *host;          /* the host that "runs mua NAME" */
+	gboolean              no_sent_copy;  /* keeps no copy of what it sends (internet clients) */
 	gboolean              declared;      /* a client line names it (not only runs mua) */
 	guint                 line;          /* of the client line, else of the host line */
 } ScenarioClient;
@@ -292,6 +293,8 @@ typedef enum {
 	SCENARIO_EXPECT_STEPS_IN_ORDER,  /* steps RANGE, ... in order: each seen, and the first
 	                                    event of each comes in the order listed */
 	SCENARIO_EXPECT_QUEUE_EMPTY,     /* queue on HOST is empty */
+	SCENARIO_EXPECT_ALL_DELIVERED,   /* every message delivered: each user's INBOX holds as
+	                                    many messages as the script sent to that user */
 } ScenarioExpectKind;
 
 const char *scenario_expect_kind_to_string(ScenarioExpectKind k);  /* "folder-count" */
@@ -354,6 +357,17 @@ Scenario   *scenario_parse(const char *text, gssize len, const char *filename, G
 /* Reads path (at most SCENARIO_MAX_FILE_SIZE bytes) and parses it, with
  * path as the file name in messages.  SCENARIO_ERROR_IO if it cannot. */
 Scenario   *scenario_load_file(const char *path, GError **error);
+
+/* Counts that replace those an "internet" line gives (0: as written), so
+ * that one file serves both make check and the scale benchmark. */
+typedef struct {
+	guint64 domains, users, messages;
+} ScenarioScale;
+
+/* scenario_parse and scenario_load_file with scale (may be NULL). */
+Scenario   *scenario_parse_scaled(const char *text, gssize len, const char *filename,
+                                  const ScenarioScale *scale, GError **error);
+Scenario   *scenario_load_file_scaled(const char *path, const ScenarioScale *scale, GError **error);
 
 void        scenario_free(Scenario *scn);
 

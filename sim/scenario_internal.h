@@ -95,6 +95,7 @@ typedef struct {
 	GHashTable *links;          /* "a b" (sorted) -> ScenarioLink * */
 	guint       title_line, seed_line, description_line;
 	GArray     *refs;           /* ScnRef */
+	const ScenarioScale *scale; /* counts replacing an internet line's, or NULL */
 
 	/* The open "on HOST:" block: its indented lines are settings. */
 	char            *block_host;      /* NULL when no block is open */
@@ -135,6 +136,7 @@ char *scenario_lex_dedent(const char *text);
 void scenario_world_statement(ScnParser *p, const ScnStatement *st);
 void scenario_world_setting(ScnParser *p, guint line, guint indent, const char *text, gsize len);
 void scenario_script_at(ScnParser *p, const ScnStatement *st);
+void scenario_internet_statement(ScnParser *p, const ScnStatement *st);   /* scenario_internet.c */
 void scenario_script_expect(ScnParser *p, const ScnStatement *st);
 void scenario_action_free(ScenarioAction *action);
 void scenario_expect_free(ScenarioExpect *expect);

@@ -61,6 +61,7 @@ static const Pattern expect_patterns[] = {
 	{ SCENARIO_EXPECT_STEPS_IN_ORDER, "steps STEPS+ in order", "steps setup.1..setup.7, out.1..out.5 in order" },
 	{ SCENARIO_EXPECT_STEPS_SEEN,     "steps STEPS+", "steps in.1..in.8" },
 	{ SCENARIO_EXPECT_QUEUE_EMPTY,    "queue on HOST is empty [after TIME]", "queue on mail.example.com is empty after 1h" },
+	{ SCENARIO_EXPECT_ALL_DELIVERED,  "every message delivered [after TIME]", "every message delivered" },
 };
 
 /* ---- slots: how a value is read, and where it goes ------------------------------------ */

@@ -1101,11 +1101,13 @@ static const Statement statements[] = {
 	{ "firewall",    parse_firewall,    NULL, "firewall mx.example.org drop tcp port 25 from 203.0.113.0/24" },
 	{ "at",          NULL, scenario_script_at,     "at 2s alice sends to bob@example.org subject \"Hi\" body \"Hello\"" },
 	{ "expect",      NULL, scenario_script_expect, "expect bob@example.org INBOX has 1 message" },
+	{ "internet",    NULL, scenario_internet_statement,
+	  "internet 1000 domains, 10000 users, 100000 messages over 1h" },
 };
 
 static const char *const statement_words[] = {
 	"title", "seed", "description", "host", "link", "zone", "dnsbl", "user", "alias", "domain", "on",
-	"sieve", "client", "firewall", "at", "expect", NULL,
+	"sieve", "client", "firewall", "at", "expect", "internet", NULL,
 };
 
 static void unknown_statement(ScnParser *p, const ScnStatement *st)

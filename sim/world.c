@@ -64,6 +64,7 @@ static const struct {
 	{ "maximal_queue_lifetime", SET_DURATION, "when a deferred message bounces" },
 	{ "fsync", SET_BOOL, "sync files before acknowledging (mailsim)" },
 	{ "spam_threshold", SET_NUMBER, "X-Spam score that files into Junk (mailsim)" },
+	{ "password_hash_rounds", SET_NUMBER, "SHA-512 crypt rounds of the users' passwords (mailsim)" },
 };
 
 static const ScenarioSetting *find_setting_entry(const Scenario *scn, const char *host, const char *name)
@@ -131,6 +132,12 @@ static gint64 setting_duration(const Scenario *scn, const char *host, const char
 	gint64 d = 0;
 	const char *v = setting(scn, host, name);
 	return v && scenario_parse_duration(v, &d) ? d : 0;
+}
+
+static guint64 setting_number(const Scenario *scn, const char *host, const char *name, guint64 dflt)
+{
+	const char *v = setting(scn, host, name);
+	return v ? g_ascii_strtoull(v, NULL, 10) : dflt;
 }
 
 static gboolean setting_bool(const Scenario *scn, const char *host, const char *name, gboolean dflt)
@@ -261,6 +268,7 @@ static gboolean build_mail(MsWorld *w, GError **error)
 				.hostname = name, .state_dir = n->state_dir, .fsync = fsync,
 				.spam_threshold = thr ? g_ascii_strtod(thr, NULL) : 0,
 				.seed = scn->seed, .epoch_us = MTA_SIM_EPOCH_US,
+				.hash_rounds = (guint)setting_number(scn, name, "password_hash_rounds", 0),
 			};
 			n->mda = mda_new(n->mda_stack, &mc, error);
 			if (!n->mda)
@@ -407,6 +415,7 @@ static gboolean build_clients(MsWorld *w, GError **error)
 			.manual_incoming_host = sc->incoming_host, .manual_incoming_port = (guint16)sc->incoming_port,
 			.manual_outgoing_host = sc->smtp_host, .manual_outgoing_port = (guint16)sc->smtp_port,
 			.dns = w->dns, .seed = scn->seed, .epoch_us = MTA_SIM_EPOCH_US,
+			.no_sent_copy = sc->no_sent_copy,
 		};
 		c->mua = mua_new(c->stack, &mc, error);
 		g_ptr_array_add(w->clients, c);

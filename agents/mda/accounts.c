@@ -34,7 +34,25 @@ struct AccountsDb {
 	AccountsRandomFunc    random;
 	gpointer              random_data;
 	struct crypt_data    *crypt;       /* crypt_r's scratch: ~32 KiB */
+	guint                 hash_rounds; /* for new hashes */
+	GHashTable           *auth_cache;  /* address -> AuthCacheEntry; NULL: off */
+	guint8                cache_key[32];  /* HMAC key of auth_cache, never stored */
 };
+
+/* A login that succeeded: the stored hash it matched and an HMAC of the
+ * password it was made with. */
+typedef struct {
+	char  *stored;
+	guint8 mac[32];
+} AuthCacheEntry;
+
+static void auth_cache_entry_free(gpointer p)
+{
+	AuthCacheEntry *e = p;
+	g_free(e->stored);
+	explicit_bzero(e->mac, sizeof e->mac);
+	g_free(e);
+}
 
 G_DEFINE_QUARK(accounts-error-quark, accounts_error)
 
@@ -386,6 +404,8 @@ AccountsDb *accounts_open(const char *state_dir, AccountsObserverFunc observer,
 	db->observer = observer;
 	db->observer_data = observer_data;
 	db->crypt = g_new0(struct crypt_data, 1);
+	db->hash_rounds = ACCOUNTS_HASH_ROUNDS_DEFAULT;
+	accounts_set_auth_cache(db, TRUE);
 
 	int rc = sqlite3_open_v2(db->path, &db->sqlite,
 	                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
@@ -419,7 +439,29 @@ void accounts_close(AccountsDb *db)
 	if (db->crypt)
 		explicit_bzero(db->crypt, sizeof *db->crypt);
 	g_free(db->crypt);
+	g_clear_pointer(&db->auth_cache, g_hash_table_destroy);
+	explicit_bzero(db->cache_key, sizeof db->cache_key);
 	g_free(db);
+}
+
+void accounts_set_hash_rounds(AccountsDb *db, guint rounds)
+{
+	g_return_if_fail(db != NULL);
+	db->hash_rounds = CLAMP(rounds, ACCOUNTS_HASH_ROUNDS_MIN, ACCOUNTS_HASH_ROUNDS_MAX);
+}
+
+void accounts_set_auth_cache(AccountsDb *db, gboolean enabled)
+{
+	g_return_if_fail(db != NULL);
+	g_clear_pointer(&db->auth_cache, g_hash_table_destroy);
+	if (!enabled)
+		return;
+	db->auth_cache = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, auth_cache_entry_free);
+	/* the key is only ever in memory: a dump of the cache proves nothing */
+	for (gsize i = 0; i < sizeof db->cache_key; i += sizeof(guint32)) {
+		guint32 r = g_random_int();
+		memcpy(db->cache_key + i, &r, sizeof r);
+	}
 }
 
 void accounts_set_observer(AccountsDb *db, AccountsObserverFunc observer, gpointer user_data)
@@ -445,8 +487,12 @@ void accounts_random_glib(guint8 *buf, gsize len, gpointer user_data)
 gboolean accounts_set_durable(AccountsDb *db, gboolean durable, GError **error)
 {
 	g_return_val_if_fail(db != NULL, FALSE);
+	/* a simulation's database dies with it: keep even the rollback
+	 * journal in memory rather than make and delete a file per change */
 	return db_exec(db, durable ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=OFF",
-	               NULL, 0, NULL, error);
+	               NULL, 0, NULL, error) &&
+	       db_run(db, durable ? "PRAGMA journal_mode=DELETE" : "PRAGMA journal_mode=MEMORY",
+	              NULL, 0, NULL, NULL, NULL, error);
 }
 
 /* ======================================================================== */
@@ -570,17 +616,21 @@ static gboolean password_check(const char *password, GError **error)
 /* Passwords                                                                */
 /* ======================================================================== */
 
-/* "$6$" + 16 salt characters: crypt(5) SHA-512 with the default 5000
- * rounds.  Returns a new hash, or NULL with *error. */
+/* "$6$" + 16 salt characters: crypt(5) SHA-512, with "rounds=N$" before
+ * the salt when N is not the default 5000.  Returns a new hash, or NULL
+ * with *error. */
 static char *password_hash(AccountsDb *db, const char *password, GError **error)
 {
 	guint8 random[ACCOUNTS_SALT_LEN];
-	char setting[3 + ACCOUNTS_SALT_LEN + 1] = "$6$";
+	char salt[ACCOUNTS_SALT_LEN + 1];
 
 	db->random(random, sizeof random, db->random_data);
 	for (gsize i = 0; i < ACCOUNTS_SALT_LEN; i++)
-		setting[3 + i] = salt_alphabet[random[i] % 64];  /* 256 = 4 x 64: no bias */
-	setting[3 + ACCOUNTS_SALT_LEN] = '\0';
+		salt[i] = salt_alphabet[random[i] % 64];  /* 256 = 4 x 64: no bias */
+	salt[ACCOUNTS_SALT_LEN] = '\0';
+	g_autofree char *setting = db->hash_rounds == ACCOUNTS_HASH_ROUNDS_DEFAULT
+		? g_strconcat("$6$", salt, NULL)
+		: g_strdup_printf("$6$rounds=%u$%s", db->hash_rounds, salt);
 
 	const char *hash = crypt_r(password, setting, db->crypt);
 	/* crypt_r fails with NULL or with a string starting with '*' */
@@ -602,6 +652,42 @@ static gboolean hash_equal(const char *a, const char *b)
 	return diff == 0;
 }
 
+/* Fills mac with the HMAC of password (for auth_cache_remember) and says
+ * whether a remembered login of address with this password matched the
+ * same stored hash. */
+static gboolean auth_cache_hit(AccountsDb *db, const char *address, const char *stored,
+                               const char *password, guint8 mac[32])
+{
+	if (!db->auth_cache)
+		return FALSE;
+	g_autoptr(GHmac) hmac = g_hmac_new(G_CHECKSUM_SHA256, db->cache_key, sizeof db->cache_key);
+	g_hmac_update(hmac, (const guchar *)password, -1);
+	gsize n = 32;
+	g_hmac_get_digest(hmac, mac, &n);
+
+	const AuthCacheEntry *e = g_hash_table_lookup(db->auth_cache, address);
+	if (!e || strcmp(e->stored, stored) != 0)
+		return FALSE;
+	guchar diff = 0;
+	for (gsize i = 0; i < sizeof e->mac; i++)
+		diff |= e->mac[i] ^ mac[i];
+	return diff == 0;
+}
+
+static void auth_cache_remember(AccountsDb *db, const char *address, const char *stored,
+                                const guint8 mac[32])
+{
+	if (!db->auth_cache)
+		return;
+	/* Emptying when full is crude but bounded, and a miss only costs a hash. */
+	if (g_hash_table_size(db->auth_cache) >= ACCOUNTS_AUTH_CACHE_MAX)
+		g_hash_table_remove_all(db->auth_cache);
+	AuthCacheEntry *e = g_new0(AuthCacheEntry, 1);
+	e->stored = g_strdup(stored);
+	memcpy(e->mac, mac, sizeof e->mac);
+	g_hash_table_replace(db->auth_cache, g_strdup(address), e);
+}
+
 gboolean accounts_verify_password(AccountsDb *db, const char *email, const char *password,
                                   AccountsAuthResult *result_r, GError **error)
 {
@@ -617,17 +703,27 @@ gboolean accounts_verify_password(AccountsDb *db, const char *email, const char 
 			return FALSE;
 	}
 
-	/* Hash whatever we were given, against the dummy if there is no user,
-	 * so a missing user costs as much as a wrong password. */
 	gsize len = password ? strnlen(password, ACCOUNTS_MAX_PASSWORD_LEN + 1) : 0;
 	gboolean usable = len > 0 && len <= ACCOUNTS_MAX_PASSWORD_LEN;
 	const char *against = stored && stored[0] == '$' ? stored : dummy_hash;
+
+	guint8 mac[32] = { 0 };
+	if (usable && against != dummy_hash && auth_cache_hit(db, normalized, stored, password, mac)) {
+		*result_r = ACCOUNTS_AUTH_OK;
+		return TRUE;
+	}
+
+	/* Hash whatever we were given, against the dummy if there is no user,
+	 * so a missing user costs as much as a wrong password. */
 	const char *computed = crypt_r(usable ? password : "", against, db->crypt);
 
 	gboolean ok = computed && computed[0] == '$' && hash_equal(computed, against);
-	if (ok && usable && against != dummy_hash)
+	if (ok && usable && against != dummy_hash) {
 		*result_r = ACCOUNTS_AUTH_OK;
+		auth_cache_remember(db, normalized, stored, mac);
+	}
 	explicit_bzero(db->crypt, sizeof *db->crypt);  /* no key material left behind */
+	explicit_bzero(mac, sizeof mac);
 	return TRUE;
 }
 

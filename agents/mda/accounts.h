@@ -20,6 +20,10 @@
 #define ACCOUNTS_MAX_LABEL_LEN      63   /* RFC 1035 2.3.4 */
 #define ACCOUNTS_MAX_PASSWORD_LEN   1024 /* octets; longer is refused, not cut */
 #define ACCOUNTS_SALT_LEN           16   /* crypt(5): sha512crypt takes 16 */
+#define ACCOUNTS_HASH_ROUNDS_DEFAULT 5000     /* crypt(5): sha512crypt's own default */
+#define ACCOUNTS_HASH_ROUNDS_MIN    1000      /* crypt(5): fewer are raised to this */
+#define ACCOUNTS_HASH_ROUNDS_MAX    999999999 /* crypt(5) */
+#define ACCOUNTS_AUTH_CACHE_MAX     100000    /* remembered logins; emptied when full */
 #define ACCOUNTS_ALIAS_MAX_DEPTH    8    /* alias -> alias -> ... hops */
 #define ACCOUNTS_RESOLVE_MAX_LOOKUPS 256 /* addresses looked up per resolve */
 #define ACCOUNTS_RESOLVE_MAX_TARGETS 100 /* mailboxes one address expands to */
@@ -98,8 +102,24 @@ void accounts_set_observer(AccountsDb *db, AccountsObserverFunc observer, gpoint
 void accounts_set_random(AccountsDb *db, AccountsRandomFunc random, gpointer user_data);
 
 /* durable TRUE (the default): each change is on disk when the call returns
- * (PRAGMA synchronous=FULL).  FALSE for simulations (synchronous=OFF). */
+ * (PRAGMA synchronous=FULL).  FALSE for simulations (synchronous=OFF, and
+ * the rollback journal in memory). */
 gboolean accounts_set_durable(AccountsDb *db, gboolean durable, GError **error);
+
+/* SHA-512 crypt rounds for the hashes made from now on (add_user,
+ * set_password); clamped to [ACCOUNTS_HASH_ROUNDS_MIN, _MAX].  Existing
+ * hashes keep theirs: the count is written in each hash.  A world of ten
+ * thousand simulated users starts five times faster at 1000. */
+void accounts_set_hash_rounds(AccountsDb *db, guint rounds);
+
+/* Remember successful logins (TRUE, the default), as Dovecot's auth_cache
+ * does: the next login with the same password is answered without hashing
+ * again.  Only an HMAC of the password, under a key drawn at open and never
+ * stored, is kept in memory, beside the stored hash it matched; a password
+ * changed by anyone changes that hash, so the entry no longer matches.
+ * Failures are never remembered: a wrong password and an unknown user keep
+ * costing one full hash each. */
+void accounts_set_auth_cache(AccountsDb *db, gboolean enabled);
 
 /* ---- addresses ---------------------------------------------------------- */
 

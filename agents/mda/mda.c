@@ -1308,6 +1308,8 @@ Mda *mda_new(MsStack *stack, const MdaConfig *cfg, GError **error)
 		return NULL;
 	}
 	accounts_set_random(mda->db, db_salt, mda->salts);
+	if (cfg->hash_rounds)
+		accounts_set_hash_rounds(mda->db, cfg->hash_rounds);
 	accounts_set_observer(mda->db, db_observe, mda);
 	return mda;
 }

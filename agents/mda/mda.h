@@ -86,6 +86,7 @@ typedef struct {
 	gint64      epoch_us;        /* Unix time of scheduler time 0; 0: MDA_DEFAULT_EPOCH_US */
 	const char *mta_address;     /* redirects, forwards, vacation: NULL: the stack's address */
 	guint16     mta_port;        /* 0: MDA_SMTP_PORT */
+	guint       hash_rounds;     /* SHA-512 crypt rounds of new passwords; 0: crypt's 5000 */
 } MdaConfig;
 
 typedef struct Mda Mda;

@@ -322,6 +322,7 @@ Mua *mua_new(MsStack *stack, const MuaConfig *cfg, GError **error)
 	mua->http_port = cfg->http_port ? cfg->http_port : MUA_HTTP_PORT;
 	mua->epoch_us = cfg->epoch_us ? cfg->epoch_us : MUA_DEFAULT_EPOCH_US;
 	mua->zone_minutes = cfg->zone_minutes;
+	mua->no_sent_copy = cfg->no_sent_copy;
 	g_autofree char *stream = g_strdup_printf("mua:%s", cfg->name);
 	mua->rng = ms_rng_new(cfg->seed, stream);
 	if (cfg->dns)

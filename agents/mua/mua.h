@@ -142,6 +142,7 @@ typedef struct {
 	guint64     seed;                       /* Message-IDs, boundaries, DNS ids */
 	gint64      epoch_us;                   /* Unix time of scheduler time 0; 0: MUA_DEFAULT_EPOCH_US */
 	int         zone_minutes;               /* the Date field's zone, east of UTC */
+	gboolean    no_sent_copy;               /* "keep a copy in Sent" unticked */
 } MuaConfig;
 
 typedef struct Mua Mua;

@@ -27,6 +27,7 @@ struct Mua {
 	guint16     http_port;
 	gint64      epoch_us;
 	int         zone_minutes;
+	gboolean    no_sent_copy;
 
 	/* the account, once set up */
 	char             *address, *password, *domain;

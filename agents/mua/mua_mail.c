@@ -269,6 +269,8 @@ static gboolean send_message(Mua *mua, const MuaMessage *msg, const char *in_rep
 	mua_emit(mua, MS_EV_NOTE, MUA_ACT_SUBMIT, mua->outgoing->hostname, "%s accepted %s for delivery",
 	         mua->outgoing->hostname, subject);
 	static const char *const sent_flags[] = { "\\Seen", NULL };
+	if (mua->no_sent_copy)
+		return TRUE;
 	if (!keep_copy(mua, data, MUA_ACT_SENT_COPY, MUA_FOLDER_SENT, IMAP_MAILBOX_SENT, sent_flags, &local)) {
 		mua_emit(mua, MS_EV_ERROR, MUA_ACT_SENT_COPY, NULL, "the copy in Sent failed: %s", local->message);
 		g_set_error(error, MUA_ERROR, MUA_ERROR_SENT_COPY, "sent, but the copy in Sent failed: %s", local->message);

@@ -474,7 +474,7 @@ static const InvalidCase invalid_cases[] = {
 	  "expected \\r, \\n, \\t, \\\\ or \\xNN after a backslash, got \\q", "write a backslash as \\\\", SYN },
 	{ "at 1s client bad connects to mx.example.org port 25 and sends <<\n  x\n>>", "9:14", "unknown host \"bad\" for the session", NULL, INV },
 	{ "at 1s client pc connects to 192.0.2.99 port 25 and sends <<\n  x\n>>", "9:29", "unknown host \"192.0.2.99\" for the session", NULL, INV },
-	{ "expect", "9:7", "expected a user's address like bob@example.org, \"step\", \"steps\" or \"queue\", got the end of the line", NULL, SYN },
+	{ "expect", "9:7", "expected a user's address like bob@example.org, \"step\", \"steps\", \"queue\" or \"every\", got the end of the line", NULL, SYN },
 	{ "expect bob@example.org INBOX has 1 mesages", "9:36", "expected \"message\", got \"mesages\"", "did you mean message?", SYN },
 	{ "expect bob@example.org INBOX has 9999999 messages", "9:34", "expected a number of messages, got \"9999999\"", NULL, SYN },
 	{ "expect bob@example.org INBOX has one message", "9:34", "expected a number of messages", NULL, SYN },
@@ -488,6 +488,14 @@ static const InvalidCase invalid_cases[] = {
 	{ "expect steps setup.7..setup.1 in order", "9:14", "got \"setup.7..setup.1\"", "a range goes up within one family of steps", SYN },
 	{ "expect steps setup.1..out.3", "9:14", "got \"setup.1..out.3\"", "a range goes up", SYN },
 	{ "expect steps setup.1..setup.999, in.1..in.999", "9:34", "got \"in.1..in.999\"", "at most 1000 steps", SYN },
+	/* the generated internet */
+	{ "internet 5 domains, 2 users, 10 messages", "9:1", "2 users cannot fill 5 domains", "at least one user per domain", INV },
+	{ "internet 10 domains, 100 users", "9:31", "expected the counts of domains, users and messages", NULL, SYN },
+	{ "internet 0 domains, 1 users, 1 messages", "9:10", "domains wants a count from 1 to", NULL, SCENARIO_ERROR_LIMIT },
+	{ "internet 2 domains, 2 users, 2 messages over soon", "9:46", "expected a duration like 1h, got \"soon\"", NULL, SYN },
+	{ "internet 2 domains, 2 users, 2 letters", "9:30", "expected a count and what it counts", NULL, SYN },
+	{ "host ns.internet.example 10.9.9.9 runs dns\ninternet 2 domains, 2 users, 2 messages", "10:1",
+	  "the internet's host ns.internet.example is already taken", "leave those to it", INV },
 	{ "expect queue on ns.example.net is empty", "9:17", "ns.example.net does not run mta, which the queue needs", NULL, INV },
 };
 
@@ -726,6 +734,85 @@ START_TEST(test_actions_sorted)
 	ck_assert_uint_eq(s->actions->len, 4);
 	for (guint i = 0; i < 4; i++)
 		ck_assert_uint_eq(((ScenarioAction *)s->actions->pdata[i])->line, lines[i]);
+}
+END_TEST
+
+/* ---- the generated internet ------------------------------------------------------------ */
+
+#define INTERNET "title \"i\"\nseed 3\ninternet 3 domains, 7 users, 20 messages over 10m\n" \
+                 "expect every message delivered\n"
+
+static guint count_kind(const Scenario *s, ScenarioActionKind kind)
+{
+	guint n = 0;
+	for (guint i = 0; i < s->actions->len; i++)
+		n += ((ScenarioAction *)s->actions->pdata[i])->kind == kind;
+	return n;
+}
+
+START_TEST(test_internet)
+{
+	GError *error = NULL;
+	g_autoptr(Scenario) s = scenario_parse(INTERNET, -1, "i.scn", &error);
+	ck_assert_msg(s != NULL, "%s", error ? error->message : "");
+	/* a name server, a blacklist server, and per domain a mail host and a home network */
+	ck_assert_uint_eq(s->hosts->len, 2 + 3 * 2);
+	ck_assert_uint_eq(s->users->len, 7);
+	ck_assert_uint_eq(s->zones->len, 3);
+	ck_assert_uint_eq(s->clients->len, 7);
+	ck_assert_uint_eq(count_kind(s, SCENARIO_ACTION_SETUP_ACCOUNT), 7);
+	ck_assert_uint_eq(count_kind(s, SCENARIO_ACTION_SEND), 20);
+	ck_assert_uint_eq(count_kind(s, SCENARIO_ACTION_FETCH), 7);
+	ck_assert_uint_eq(s->expects->len, 1);
+	ck_assert_int_eq(((ScenarioExpect *)s->expects->pdata[0])->kind, SCENARIO_EXPECT_ALL_DELIVERED);
+	const ScenarioHost *mx = scenario_find_host(s, "mx.d2.example");
+	ck_assert_ptr_nonnull(mx);
+	ck_assert_uint_eq(mx->roles, SCENARIO_ROLE_MTA | SCENARIO_ROLE_MDA | SCENARIO_ROLE_MRA);
+	ck_assert_str_eq(scenario_find_setting(s, "mx.d2.example", "smtpd_recipient_restrictions"),
+	                 "permit_mynetworks, reject_unauth_destination, reject_rbl_client bl.internet.example");
+	ck_assert_str_eq(scenario_find_user(s, "u2@d2.example")->host, "mx.d2.example");
+	const ScenarioClient *c = scenario_find_client(s, "u2_d2");
+	ck_assert(c != NULL && c->no_sent_copy && c->flavour == SCENARIO_FLAVOUR_MANUAL);
+	ck_assert_str_eq(c->smtp_host, "mx.d2.example");
+	ck_assert_str_eq(c->host, "net.d2.example");
+
+	/* each message leaves its domain, in time order, within the 10 minutes */
+	gint64 last = -1;
+	for (guint i = 0; i < s->actions->len; i++) {
+		const ScenarioAction *a = s->actions->pdata[i];
+		ck_assert(a->time_us >= last);
+		last = a->time_us;
+		if (a->kind != SCENARIO_ACTION_SEND)
+			continue;
+		ck_assert(a->time_us >= 1000000 && a->time_us <= 601 * G_GINT64_CONSTANT(1000000));
+		const char *from_domain = strchr(a->client, '_') + 1;
+		const char *to_domain = strchr(a->to->pdata[0], '@') + 1;
+		ck_assert_msg(strncmp(from_domain, to_domain, strlen(from_domain)) != 0 ||
+		              to_domain[strlen(from_domain)] != '.', "%s -> %s", a->client, (char *)a->to->pdata[0]);
+		ck_assert_ptr_nonnull(scenario_find_user(s, a->to->pdata[0]));
+	}
+
+	/* the same seed, the same traffic; another seed, other traffic */
+	g_autoptr(Scenario) again = scenario_parse(INTERNET, -1, "i.scn", NULL);
+	g_autofree char *other_text = g_strdup(INTERNET);
+	other_text[strlen("title \"i\"\nseed ")] = '4';
+	g_autoptr(Scenario) other = scenario_parse(other_text, -1, "i.scn", NULL);
+	gboolean differs = FALSE;
+	for (guint i = 0; i < s->actions->len; i++) {
+		const ScenarioAction *a = s->actions->pdata[i], *b = again->actions->pdata[i],
+		                     *o = other->actions->pdata[i];
+		ck_assert_str_eq(a->text, b->text);
+		differs |= strcmp(a->text, o->text) != 0;
+	}
+	ck_assert(differs);
+
+	/* make check's smaller internet: the caller's counts win */
+	ScenarioScale scale = { .domains = 2, .users = 4, .messages = 5 };
+	g_autoptr(Scenario) small = scenario_parse_scaled(INTERNET, -1, "i.scn", &scale, &error);
+	ck_assert_msg(small != NULL, "%s", error ? error->message : "");
+	ck_assert_uint_eq(small->users->len, 4);
+	ck_assert_uint_eq(count_kind(small, SCENARIO_ACTION_SEND), 5);
+	ck_assert_ptr_null(scenario_find_host(small, "mx.d3.example"));
 }
 END_TEST
 
@@ -1021,6 +1108,7 @@ static Suite *scenario_suite(void)
 	MS_ADD_TEST(s, test_no_title_and_nul, 10);
 	MS_ADD_TEST(s, test_limits, 60);
 	MS_ADD_TEST(s, test_actions_sorted, 10);
+	MS_ADD_TEST(s, test_internet, 10);
 	MS_ADD_TEST(s, test_course_scenario, 10);
 	MS_ADD_TEST(s, test_load_file_errors, 10);
 	MS_ADD_TEST(s, test_format_duration, 10);

@@ -480,6 +480,70 @@ START_TEST(test_hashes_on_disk)
 }
 END_TEST
 
+/* Fewer rounds are written into the hash, and such a hash still verifies. */
+START_TEST(test_hash_rounds)
+{
+	Fixture *f = fixture_new();
+	accounts_set_hash_rounds(f->db, 10);   /* below crypt(5)'s minimum: raised to it */
+	add_user(f, "bob@example.org", "quick");
+	accounts_set_hash_rounds(f->db, ACCOUNTS_HASH_ROUNDS_DEFAULT);
+	add_user(f, "carol@example.org", "slow");
+	ck_assert_int_eq(verify(f, "bob@example.org", "quick"), ACCOUNTS_AUTH_OK);
+	ck_assert_int_eq(verify(f, "carol@example.org", "slow"), ACCOUNTS_AUTH_OK);
+	ck_assert_int_eq(verify(f, "bob@example.org", "slow"), ACCOUNTS_AUTH_FAIL);
+	accounts_close(f->db);
+	f->db = NULL;
+
+	g_autofree char *path = db_file(f);
+	g_autofree char *bytes = NULL;
+	gsize len = 0;
+	ck_assert(g_file_get_contents(path, &bytes, &len, NULL));
+	ck_assert_ptr_nonnull(memmem(bytes, len, "$6$rounds=1000$./0123456789ABCD$", 32));
+	/* the default is not written, as crypt(5) and every other tool do */
+	ck_assert_ptr_nonnull(memmem(bytes, len, "$6$EFGHIJKLMNOPQRST$", 20));
+	fixture_free(f);
+}
+END_TEST
+
+/* A remembered login skips the hash: many times faster than a failure,
+ * which is never remembered.  Turned off, both cost the same again. */
+START_TEST(test_auth_cache)
+{
+	Fixture *f = fixture_new();
+	add_user(f, "bob@example.org", "right");
+	const int rounds = 20;
+	gint64 cached = 0, wrong = 0;
+	for (int pass = 0; pass < 2; pass++) {
+		ck_assert_int_eq(verify(f, "bob@example.org", "right"), ACCOUNTS_AUTH_OK);
+		gint64 t0 = g_get_monotonic_time();
+		for (int i = 0; i < rounds; i++)
+			ck_assert_int_eq(verify(f, "bob@example.org", "right"), ACCOUNTS_AUTH_OK);
+		gint64 t1 = g_get_monotonic_time();
+		for (int i = 0; i < rounds; i++)
+			ck_assert_int_eq(verify(f, "bob@example.org", "wrong"), ACCOUNTS_AUTH_FAIL);
+		gint64 t2 = g_get_monotonic_time();
+		if (pass == 0) {
+			cached = MAX(t1 - t0, 1), wrong = MAX(t2 - t1, 1);
+			ck_assert_msg(cached * 5 < wrong, "cached %" G_GINT64_FORMAT " us, wrong %"
+			              G_GINT64_FORMAT " us", cached, wrong);
+			accounts_set_auth_cache(f->db, FALSE);
+		} else {
+			gint64 uncached = MAX(t1 - t0, 1), wrong2 = MAX(t2 - t1, 1);
+			ck_assert_msg(uncached * 5 > wrong2, "uncached %" G_GINT64_FORMAT " us, wrong %"
+			              G_GINT64_FORMAT " us", uncached, wrong2);
+		}
+	}
+	/* a password changed behind a remembered login: the old one no longer opens */
+	accounts_set_auth_cache(f->db, TRUE);
+	ck_assert_int_eq(verify(f, "bob@example.org", "right"), ACCOUNTS_AUTH_OK);
+	ck_assert(accounts_set_password(f->db, "bob@example.org", "new", NULL));
+	ck_assert_int_eq(verify(f, "bob@example.org", "right"), ACCOUNTS_AUTH_FAIL);
+	ck_assert_int_eq(verify(f, "bob@example.org", "new"), ACCOUNTS_AUTH_OK);
+	ck_assert_int_eq(verify(f, "bob@example.org", "new"), ACCOUNTS_AUTH_OK);
+	fixture_free(f);
+}
+END_TEST
+
 /* ---- what the observer shows -------------------------------------------- */
 
 START_TEST(test_observer_texts)
@@ -793,6 +857,8 @@ static Suite *accounts_suite(void)
 	MS_ADD_TEST(s, test_verify_password, 30);
 	MS_ADD_TEST(s, test_verify_timing, 60);
 	MS_ADD_TEST(s, test_hashes_on_disk, 30);
+	MS_ADD_TEST(s, test_hash_rounds, 30);
+	MS_ADD_TEST(s, test_auth_cache, 60);
 	MS_ADD_TEST(s, test_observer_texts, 30);
 	MS_ADD_TEST(s, test_observer_rows, 30);
 	MS_ADD_TEST(s, test_injection_harmless, 30);

@@ -411,6 +411,66 @@ static Scenario *scenario_new(const char *filename)
 	return scn;
 }
 
+/* ---- the index: a world of ten thousand users is looked up often ---- */
+
+struct ScenarioIndex {
+	GHashTable *hosts, *addresses, *users, *clients, *domains;  /* name, any case -> struct */
+	GHashTable *settings;                                       /* "host\nname", any case -> value */
+};
+
+guint scenario_caseless_hash(gconstpointer key)
+{
+	guint h = 5381;
+	for (const char *c = key; *c; c++)
+		h = h * 33 + (guchar)g_ascii_tolower(*c);
+	return h;
+}
+
+gboolean scenario_caseless_equal(gconstpointer a, gconstpointer b)
+{
+	return g_ascii_strcasecmp(a, b) == 0;
+}
+
+static GHashTable *caseless_table(GPtrArray *items, gsize key_offset, GDestroyNotify key_free)
+{
+	GHashTable *t = g_hash_table_new_full(scenario_caseless_hash, scenario_caseless_equal, key_free, NULL);
+	/* the first of equal names wins, as the scans did */
+	for (guint i = items ? items->len : 0; i-- > 0;) {
+		gpointer item = items->pdata[i];
+		g_hash_table_replace(t, G_STRUCT_MEMBER(char *, item, key_offset), item);
+	}
+	return t;
+}
+
+static struct ScenarioIndex *index_new(const Scenario *scn)
+{
+	struct ScenarioIndex *x = g_new0(struct ScenarioIndex, 1);
+	x->hosts = caseless_table(scn->hosts, G_STRUCT_OFFSET(ScenarioHost, name), NULL);
+	x->addresses = caseless_table(scn->hosts, G_STRUCT_OFFSET(ScenarioHost, address), NULL);
+	x->users = caseless_table(scn->users, G_STRUCT_OFFSET(ScenarioUser, address), NULL);
+	x->clients = caseless_table(scn->clients, G_STRUCT_OFFSET(ScenarioClient, name), NULL);
+	x->domains = caseless_table(scn->domains, G_STRUCT_OFFSET(ScenarioDomain, name), NULL);
+	x->settings = g_hash_table_new_full(scenario_caseless_hash, scenario_caseless_equal, g_free, NULL);
+	for (guint i = scn->settings->len; i-- > 0;) {
+		const ScenarioSetting *s = scn->settings->pdata[i];
+		g_hash_table_replace(x->settings, g_strconcat(s->host, "\n", s->name, NULL), s->value);
+	}
+	return x;
+}
+
+static void index_free(struct ScenarioIndex *x)
+{
+	if (!x)
+		return;
+	g_hash_table_unref(x->hosts);
+	g_hash_table_unref(x->addresses);
+	g_hash_table_unref(x->users);
+	g_hash_table_unref(x->clients);
+	g_hash_table_unref(x->domains);
+	g_hash_table_unref(x->settings);
+	g_free(x);
+}
+
 void scenario_free(Scenario *scn)
 {
 	if (scn == NULL)
@@ -431,6 +491,7 @@ void scenario_free(Scenario *scn)
 	g_ptr_array_unref(scn->firewall);
 	g_ptr_array_unref(scn->actions);
 	g_ptr_array_unref(scn->expects);
+	index_free(scn->index);
 	g_free(scn);
 }
 
@@ -520,6 +581,7 @@ Scenario *scenario_parse_scaled(const char *text, gssize len, const char *filena
 		problems_to_error(&p, error);
 	} else {
 		g_ptr_array_sort(p.scn->actions, action_compare);
+		p.scn->index = index_new(p.scn);
 		scn = g_steal_pointer(&p.scn);
 	}
 	parser_clear(&p);
@@ -558,6 +620,8 @@ Scenario *scenario_load_file_scaled(const char *path, const ScenarioScale *scale
 const ScenarioHost *scenario_find_host(const Scenario *scn, const char *name)
 {
 	g_return_val_if_fail(scn != NULL && name != NULL, NULL);
+	if (scn->index)
+		return g_hash_table_lookup(scn->index->hosts, name);
 	for (guint i = 0; i < scn->hosts->len; i++) {
 		const ScenarioHost *host = scn->hosts->pdata[i];
 		if (g_ascii_strcasecmp(host->name, name) == 0)
@@ -569,6 +633,8 @@ const ScenarioHost *scenario_find_host(const Scenario *scn, const char *name)
 const ScenarioHost *scenario_find_host_by_address(const Scenario *scn, const char *address)
 {
 	g_return_val_if_fail(scn != NULL && address != NULL, NULL);
+	if (scn->index)
+		return g_hash_table_lookup(scn->index->addresses, address);
 	for (guint i = 0; i < scn->hosts->len; i++) {
 		const ScenarioHost *host = scn->hosts->pdata[i];
 		if (strcmp(host->address, address) == 0)
@@ -580,6 +646,8 @@ const ScenarioHost *scenario_find_host_by_address(const Scenario *scn, const cha
 const ScenarioUser *scenario_find_user(const Scenario *scn, const char *address)
 {
 	g_return_val_if_fail(scn != NULL && address != NULL, NULL);
+	if (scn->index)
+		return g_hash_table_lookup(scn->index->users, address);
 	for (guint i = 0; i < scn->users->len; i++) {
 		const ScenarioUser *user = scn->users->pdata[i];
 		if (g_ascii_strcasecmp(user->address, address) == 0)
@@ -591,6 +659,8 @@ const ScenarioUser *scenario_find_user(const Scenario *scn, const char *address)
 const ScenarioClient *scenario_find_client(const Scenario *scn, const char *name)
 {
 	g_return_val_if_fail(scn != NULL && name != NULL, NULL);
+	if (scn->index)
+		return g_hash_table_lookup(scn->index->clients, name);
 	for (guint i = 0; i < scn->clients->len; i++) {
 		const ScenarioClient *client = scn->clients->pdata[i];
 		if (g_ascii_strcasecmp(client->name, name) == 0)
@@ -602,6 +672,8 @@ const ScenarioClient *scenario_find_client(const Scenario *scn, const char *name
 const ScenarioDomain *scenario_find_domain(const Scenario *scn, const char *name)
 {
 	g_return_val_if_fail(scn != NULL && name != NULL, NULL);
+	if (scn->index)
+		return g_hash_table_lookup(scn->index->domains, name);
 	for (guint i = 0; i < scn->domains->len; i++) {
 		const ScenarioDomain *domain = scn->domains->pdata[i];
 		if (g_ascii_strcasecmp(domain->name, name) == 0)
@@ -613,6 +685,10 @@ const ScenarioDomain *scenario_find_domain(const Scenario *scn, const char *name
 const char *scenario_find_setting(const Scenario *scn, const char *host, const char *name)
 {
 	g_return_val_if_fail(scn != NULL && host != NULL && name != NULL, NULL);
+	if (scn->index) {
+		g_autofree char *key = g_strconcat(host, "\n", name, NULL);
+		return g_hash_table_lookup(scn->index->settings, key);
+	}
 	for (guint i = 0; i < scn->settings->len; i++) {
 		const ScenarioSetting *setting = scn->settings->pdata[i];
 		if (g_ascii_strcasecmp(setting->host, host) == 0 && g_ascii_strcasecmp(setting->name, name) == 0)

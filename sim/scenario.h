@@ -344,6 +344,7 @@ typedef struct {
 	GPtrArray *firewall;     /* ScenarioFirewallRule *, file order */
 	GPtrArray *actions;      /* ScenarioAction *, by time; equal times keep file order */
 	GPtrArray *expects;      /* ScenarioExpect *, file order */
+	struct ScenarioIndex *index;  /* the look-ups below, built by the parser; NULL: they scan */
 } Scenario;
 
 /* Parses len bytes of text (-1: up to the NUL) as a scenario file named
@@ -377,6 +378,10 @@ const ScenarioHost   *scenario_find_host_by_address(const Scenario *scn, const c
 const ScenarioUser   *scenario_find_user(const Scenario *scn, const char *address);        /* domain any case */
 const ScenarioClient *scenario_find_client(const Scenario *scn, const char *name);         /* any case */
 const ScenarioDomain *scenario_find_domain(const Scenario *scn, const char *name);         /* any case */
+/* Hash and equality of names that compare without regard to case, for
+ * GHashTables keyed by host, client or user names. */
+guint                 scenario_caseless_hash(gconstpointer key);
+gboolean              scenario_caseless_equal(gconstpointer a, gconstpointer b);
 /* The value of setting name (any case) on host, the raw string, or NULL if unset. */
 const char           *scenario_find_setting(const Scenario *scn, const char *host, const char *name);
 

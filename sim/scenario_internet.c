@@ -30,6 +30,11 @@
 #define INTERNET_DEFAULT_OVER (G_GINT64_CONSTANT(3600) * 1000000)   /* an hour */
 #define INTERNET_FIRST_SEND   G_GINT64_CONSTANT(1000000)                 /* 1s */
 #define INTERNET_FETCH_AFTER  (G_GINT64_CONSTANT(600) * 1000000)    /* after the last send */
+/* Users do not all press a button in the same microsecond, and each action
+ * is a thread while it runs: set-ups are spread over the first second,
+ * fetches over ten minutes, so that ten thousand never wait at once. */
+#define INTERNET_SETUP_SPREAD INTERNET_FIRST_SEND
+#define INTERNET_FETCH_SPREAD (G_GINT64_CONSTANT(600) * 1000000)
 /* Thousands of users are made at once: sha512crypt's least rounds. */
 #define INTERNET_HASH_ROUNDS  "1000"
 
@@ -290,7 +295,8 @@ static gboolean add_world(ScnParser *p, const ScnStatement *st, const Internet *
 			return FALSE;
 		add_user(p, st, address, password, mx);
 		add_client(p, st, home, name, mx);
-		ScenarioAction *a = add_action(p, st, 0, SCENARIO_ACTION_SETUP_ACCOUNT, name,
+		gint64 at = (gint64)(u * (guint64)INTERNET_SETUP_SPREAD / net->users);
+		ScenarioAction *a = add_action(p, st, at, SCENARIO_ACTION_SETUP_ACCOUNT, name,
 		                               g_strdup_printf("%s sets up account %s", name, address));
 		a->address = g_strdup(address);
 		a->password = g_strdup(password);
@@ -325,7 +331,8 @@ static void add_traffic(ScnParser *p, const ScnStatement *st, const Internet *ne
 	gint64 fetch_at = INTERNET_FIRST_SEND + net->over_us + INTERNET_FETCH_AFTER;
 	for (guint64 u = 0; u < net->users; u++) {
 		g_autofree char *name = client_name(net, u);
-		ScenarioAction *a = add_action(p, st, fetch_at, SCENARIO_ACTION_FETCH, name,
+		gint64 at = fetch_at + (gint64)(u * (guint64)INTERNET_FETCH_SPREAD / net->users);
+		ScenarioAction *a = add_action(p, st, at, SCENARIO_ACTION_FETCH, name,
 		                               g_strdup_printf("%s fetches via imap", name));
 		a->protocol = SCENARIO_PROTOCOL_IMAP;
 	}

@@ -41,6 +41,8 @@ struct MsWorld {
 	const char *dns_address, *dns_name;
 	MsDnsDirectory *dns;     /* which server answers which zone, for every resolver */
 	GPtrArray *clients;      /* Client* */
+	GHashTable *node_index;  /* host name (any case) -> Node*, for worlds of thousands */
+	GHashTable *client_index;  /* client name (any case) -> Client* */
 };
 
 /* ---- settings ---------------------------------------------------------- */
@@ -150,12 +152,7 @@ static gboolean setting_bool(const Scenario *scn, const char *host, const char *
 
 static Node *node_for(MsWorld *w, const char *host)
 {
-	for (guint i = 0; i < w->nodes->len; i++) {
-		Node *n = g_ptr_array_index(w->nodes, i);
-		if (!g_ascii_strcasecmp(n->h->name, host))
-			return n;
-	}
-	return NULL;
+	return g_hash_table_lookup(w->node_index, host);
 }
 
 static void node_free(Node *n)
@@ -419,6 +416,7 @@ static gboolean build_clients(MsWorld *w, GError **error)
 		};
 		c->mua = mua_new(c->stack, &mc, error);
 		g_ptr_array_add(w->clients, c);
+		g_hash_table_replace(w->client_index, sc->name, c);
 		if (!c->mua)
 			return prefix_error(error, scn, sc->line);
 	}
@@ -436,6 +434,8 @@ MsWorld *ms_world_new(const Scenario *scn, MsSched *s, const char *state_dir, GE
 	w->net = ms_net_new(s);
 	w->nodes = g_ptr_array_new_with_free_func((GDestroyNotify)node_free);
 	w->clients = g_ptr_array_new_with_free_func((GDestroyNotify)client_free);
+	w->node_index = g_hash_table_new(scenario_caseless_hash, scenario_caseless_equal);
+	w->client_index = g_hash_table_new(scenario_caseless_hash, scenario_caseless_equal);
 
 	for (guint i = 0; i < scn->hosts->len; i++) {
 		const ScenarioHost *h = g_ptr_array_index(scn->hosts, i);
@@ -443,6 +443,7 @@ MsWorld *ms_world_new(const Scenario *scn, MsSched *s, const char *state_dir, GE
 		n->h = h;
 		n->host = ms_net_add_host(w->net, h->name, h->address, error);
 		g_ptr_array_add(w->nodes, n);
+		g_hash_table_replace(w->node_index, h->name, n);
 		if (!n->host) {
 			prefix_error(error, scn, h->line);
 			ms_world_free(w);
@@ -538,6 +539,8 @@ void ms_world_free(MsWorld *w)
 {
 	if (!w)
 		return;
+	g_clear_pointer(&w->client_index, g_hash_table_unref);
+	g_clear_pointer(&w->node_index, g_hash_table_unref);
 	g_ptr_array_free(w->clients, TRUE);
 	g_ptr_array_free(w->nodes, TRUE);
 	if (w->dns)
@@ -606,12 +609,8 @@ static char *join(GPtrArray *list)
 
 gboolean ms_world_client_action(MsWorld *w, const ScenarioAction *a, GError **error)
 {
-	Mua *mua = NULL;
-	for (guint i = 0; i < w->clients->len; i++) {
-		Client *c = g_ptr_array_index(w->clients, i);
-		if (!g_ascii_strcasecmp(c->c->name, a->client))
-			mua = c->mua;
-	}
+	Client *client = g_hash_table_lookup(w->client_index, a->client);
+	Mua *mua = client ? client->mua : NULL;
 	if (!mua) {
 		g_set_error(error, SCENARIO_ERROR, SCENARIO_ERROR_INVALID, "%s:%u: no client named %s",
 		            w->scn->filename, a->line, a->client);

@@ -570,6 +570,7 @@ static gboolean deliver_to(Mta *mta, const char *addr, guint16 port, SmtpClientM
  * RFC 2033 4.1) and says QUIT as soon as none does. */
 
 #define MTA_DELIVERY_AGENTS 6     /* deliveries at once (Postfix: lmtp_destination_concurrency_limit) */
+#define MTA_AGENT_MAX_IDLE (100 * MS_SECOND)   /* an idle agent ends (Postfix: max_idle) */
 #define MTA_LMTP_REUSE_MAX  100   /* transactions over one LMTP session, then a fresh one */
 
 /* A message due, waiting for an agent. */
@@ -943,8 +944,21 @@ static void agent_task(gpointer data)
 			continue;
 		}
 		agent_close_lmtp(ag);
-		if (mta->stopping || ms_task_park(MS_FOREVER) == MS_PARK_CANCELLED)
+		if (mta->stopping)
 			break;
+		/* Like Postfix's max_idle: a quiet server keeps no idle threads
+		 * (a world of a thousand servers would run out of them). */
+		MsParkResult r = ms_task_park(ms_sched_now(mta->sched) + MTA_AGENT_MAX_IDLE);
+		if (r == MS_PARK_CANCELLED)
+			break;
+		if (r == MS_PARK_TIMEOUT) {
+			g_mutex_lock(&mta->qlock);
+			gboolean still_idle = g_ptr_array_remove(mta->idle, ag);
+			g_mutex_unlock(&mta->qlock);
+			if (still_idle)
+				break;
+			/* dispatch took it just now: its unpark is a permit; go on */
+		}
 	}
 	agent_close_lmtp(ag);
 	g_mutex_lock(&mta->qlock);

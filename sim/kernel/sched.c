@@ -9,6 +9,7 @@
  * Only one thread ever runs agent code, and the next one is chosen by the
  * heap, never by the operating system: that is what makes runs repeatable.
  */
+#include <sys/prctl.h>
 #include "sim/kernel/sched.h"
 
 #include <gio/gio.h>
@@ -183,8 +184,28 @@ static void task_free(MsTask *t)
 	g_free(t);
 }
 
+/* Linux 6.16 gives each process its own futex hash, sized for the number
+ * of CPUs: 8 buckets on two.  Every parked task waits on a futex of its
+ * own, so a world of thousands of tasks makes each wake-up walk a chain of
+ * hundreds (a third of the big internet's time went there).  Ask for a
+ * table sized for a big world; older kernels do not know the call, and
+ * keep their global table, which is big already. */
+#define SCHED_PR_FUTEX_HASH           78   /* <linux/prctl.h>, Linux 6.16 */
+#define SCHED_PR_FUTEX_HASH_SET_SLOTS 1
+#define SCHED_FUTEX_HASH_SLOTS        16384
+
+static void widen_futex_hash(void)
+{
+	static gsize done;
+	if (g_once_init_enter(&done)) {
+		(void)prctl(SCHED_PR_FUTEX_HASH, SCHED_PR_FUTEX_HASH_SET_SLOTS, SCHED_FUTEX_HASH_SLOTS, 0, 0);
+		g_once_init_leave(&done, 1);
+	}
+}
+
 MsSched *ms_sched_new(MsSchedMode mode, guint64 seed)
 {
+	widen_futex_hash();
 	MsSched *s = g_new0(MsSched, 1);
 	s->mode = mode;
 	s->seed = seed;
@@ -327,8 +348,13 @@ static gpointer task_thread(gpointer data)
 			t->fn(t->data);
 		t->state = T_DONE;
 		s->live--;
+		/* Nobody joins an ended task: its thread lets go of its stack
+		 * now, not when the scheduler is freed (a big world ends a
+		 * million tasks, and each stack is a mapping the kernel counts). */
+		GThread *self = g_steal_pointer(&t->thread);
 		give_baton(s, t, dispatch(s));
 		g_mutex_unlock(&s->lock);
+		g_thread_unref(self);
 	} else {
 		t->fn(t->data);
 		/* A server runs for days and starts a task per connection: a task

@@ -4,14 +4,18 @@
  * curl, Thunderbird, Python's smtplib/imaplib/poplib, dig): DNS, the MTA
  * (SMTP and submission), the MDA (LMTP, account service) and the MRA (IMAP,
  * POP3), all on 127.0.0.1 by default, with the live events on stdout.
+ * With --host, one host of a scenario at its own address and the standard
+ * ports: what mailsim lab up starts in each network namespace.
  */
 #include "agents/dns/dns_server.h"
 #include "agents/mda/mda.h"
 #include "agents/mra/mra.h"
 #include "agents/mta/mta.h"
+#include "agents/web/web.h"
 #include "net/realnet.h"
 #include "net/resolver.h"
 #include "sim/signals.h"
+#include "sim/world.h"
 #include "ui/text.h"
 
 #include <stdio.h>
@@ -19,21 +23,27 @@
 #include <unistd.h>
 
 #define SERVE_DEMO_PASSWORD "secret"
+/* What --host prints last, once every listener is up ("mailsim serve:
+ * HOST ready"): mailsim lab up waits for it in the host's log. */
+#define SERVE_HOST_READY "ready"
 
 typedef struct {
 	gint smtp, submission, smtps, imap, imaps, pop3, pop3s, dns, lmtp, auth;
 } Ports;
 
 /* A self-signed certificate for the lab, made once in the state directory
- * with the openssl tool (Debian's openssl package). */
-static gboolean make_certificate(const char *cert, const char *key, GError **error)
+ * with the openssl tool (Debian's openssl package), for the name cn and
+ * the subjectAltName entries san ("DNS:x,IP:y"). */
+static gboolean make_certificate(const char *cert, const char *key, const char *cn, const char *san,
+                                 GError **error)
 {
 	g_autofree char *dir = g_path_get_dirname(cert);
 	g_mkdir_with_parents(dir, 0700);
+	g_autofree char *subject = g_strdup_printf("/CN=%s", cn);
+	g_autofree char *ext = g_strdup_printf("subjectAltName=%s", san);
 	const char *argv[] = {
 		"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "3650",
-		"-subj", "/CN=mail.example.org", "-keyout", key, "-out", cert,
-		"-addext", "subjectAltName=DNS:mail.example.org,DNS:localhost,IP:127.0.0.1",
+		"-subj", subject, "-keyout", key, "-out", cert, "-addext", ext,
 		NULL,
 	};
 	g_autofree char *err_out = NULL;
@@ -64,13 +74,112 @@ static char *zone_text(const char *domain, const char *addr)
 	                       domain, addr, addr, addr, addr, addr);
 }
 
+/* --host: one scenario host's agents, as its own machine would run them. */
+typedef struct {
+	const char *scenario;    /* a file or builtin:NAME */
+	const char *host;
+	const char *state;       /* the host's files go in STATE/HOST */
+	const char *cert_file, *key_file;   /* NULL: made in STATE/HOST/tls */
+	gboolean    plaintext;
+	gboolean    fsync_off;
+} HostServe;
+
+/* The roles a host runs, and their ports, for the opening lines. */
+static void print_host_roles(const ScenarioHost *h)
+{
+	if (h->roles & SCENARIO_ROLE_DNS)
+		printf("  dns: DNS %u (UDP+TCP)\n", DNS_SERVER_PORT);
+	if (h->roles & SCENARIO_ROLE_MTA)
+		printf("  mta: SMTP %u, submission %u (STARTTLS), SMTPS %u\n", MTA_SMTP_PORT, MTA_SUBMISSION_PORT,
+		       MS_WORLD_SMTPS_PORT);
+	if (h->roles & SCENARIO_ROLE_MDA)
+		printf("  mda: LMTP %u, account service %u\n", MDA_LMTP_PORT, AUTHSVC_PORT);
+	if (h->roles & SCENARIO_ROLE_MRA)
+		printf("  mra: IMAP %u (STARTTLS), IMAPS %u, POP3 %u (STLS), POP3S %u\n", MRA_IMAP_PORT,
+		       MS_WORLD_IMAPS_PORT, MRA_POP3_PORT, MS_WORLD_POP3S_PORT);
+	if (h->roles & SCENARIO_ROLE_WEB)
+		printf("  web: HTTP %u (autoconfig, autodiscover)\n", WEB_HTTP_PORT);
+}
+
+static int serve_host(const HostServe *o)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(Scenario) scn = ms_world_load_scenario(o->scenario, &error);
+	if (!scn) {
+		fprintf(stderr, "%s\n", error->message);
+		return 2;
+	}
+	const ScenarioHost *h = scenario_find_host(scn, o->host);
+	if (!h) {
+		fprintf(stderr, "mailsim serve: %s has no host named %s\n", o->scenario, o->host);
+		return 2;
+	}
+	g_autofree char *host_dir = g_build_filename(o->state, h->name, NULL);
+	g_autofree char *cert_path = o->cert_file ? g_strdup(o->cert_file)
+	                                          : g_build_filename(host_dir, "tls", "cert.pem", NULL);
+	g_autofree char *key_path = o->key_file ? g_strdup(o->key_file)
+	                                        : g_build_filename(host_dir, "tls", "key.pem", NULL);
+	g_autofree char *san = g_strdup_printf("DNS:%s,IP:%s", h->name, h->address);
+	if (!o->cert_file && !g_file_test(cert_path, G_FILE_TEST_EXISTS) &&
+	    !make_certificate(cert_path, key_path, h->name, san, &error)) {
+		fprintf(stderr, "mailsim serve: %s\n", error->message);
+		return 1;
+	}
+	g_autoptr(GTlsCertificate) cert = g_tls_certificate_new_from_files(cert_path, key_path, &error);
+	if (!cert) {
+		fprintf(stderr, "mailsim serve: %s\n", error->message);
+		return 1;
+	}
+
+	MsSched *s = ms_sched_new(MS_SCHED_REAL, (guint64)g_get_real_time());
+	UiTextOptions topts = { .color = isatty(STDOUT_FILENO) };
+	ms_bus_add_sink(ms_sched_bus(s), ui_text_sink_new(stdout, &topts));
+	MsWorldHostOptions wo = { .host = h->name, .tls_cert = cert, .plaintext_auth = o->plaintext,
+	                          .fsync = !o->fsync_off };
+	MsWorld *w = ms_world_new_host(scn, s, o->state, &wo, &error);
+	GThread *sig = NULL;
+	int rc = 0;
+	if (!w)
+		goto fail;
+	sig = ms_signals_watch(s);
+	if (!ms_world_start(w, &error))
+		goto fail;
+	printf("mailsim serve: %s of %s on %s (state in %s)\n", h->name, o->scenario, h->address, host_dir);
+	print_host_roles(h);
+	if (ms_world_dns_address(w))
+		printf("  resolver: %s (%s)\n", ms_world_dns_address(w), ms_world_dns_name(w));
+	printf("  TLS certificate: %s (self-signed unless --cert)\n", cert_path);
+	printf(o->plaintext ? "  passwords are accepted before STARTTLS (--allow-plaintext-auth)\n"
+	                    : "  passwords only over TLS: STARTTLS/STLS first, or the implicit-TLS ports\n");
+	/* the last line: mailsim lab up waits for it */
+	printf("mailsim serve: %s " SERVE_HOST_READY "\n", h->name);
+	fflush(stdout);
+	ms_sched_run(s, MS_FOREVER);
+	printf("mailsim serve: %s stopping; its queue stays in %s\n", h->name, host_dir);
+	goto out;
+
+fail:
+	fprintf(stderr, "mailsim serve: %s\n", error ? error->message : "failed");
+	rc = 1;
+out:
+	if (w)
+		ms_world_stop(w);
+	ms_sched_shutdown(s);
+	ms_signals_finish(sig);
+	ms_world_free(w);
+	ms_sched_free(s);
+	return rc;
+}
+
 int ms_cmd_serve(int argc, char **argv)
 {
 	char *state = NULL, *listen = NULL;
 	Ports p = { 2525, 2587, 2465, 2143, 2993, 2110, 2995, 5353, 2424, 2345 };
 	gboolean demo = FALSE, no_demo = FALSE, fsync_off = FALSE, plaintext = FALSE;
-	char *cert_file = NULL, *key_file = NULL;
+	char *cert_file = NULL, *key_file = NULL, *host = NULL;
 	GOptionEntry entries[] = {
+		{ "host", 0, 0, G_OPTION_ARG_STRING, &host,
+		  "Serve only this host of SCENARIO, at its address and standard ports (lab mode)", "NAME" },
 		{ "state", 0, 0, G_OPTION_ARG_FILENAME, &state, "Where queue, accounts and Maildirs live (./mailsim-data)", "DIR" },
 		{ "listen", 'l', 0, G_OPTION_ARG_STRING, &listen, "Address to listen on (127.0.0.1)", "ADDR" },
 		{ "smtp-port", 0, 0, G_OPTION_ARG_INT, &p.smtp, "SMTP between servers (2525)", "N" },
@@ -91,18 +200,42 @@ int ms_cmd_serve(int argc, char **argv)
 		{ "no-fsync", 0, 0, G_OPTION_ARG_NONE, &fsync_off, "Do not sync files before acknowledging (faster, unsafe)", NULL },
 		{ NULL },
 	};
-	g_autoptr(GOptionContext) ctx = g_option_context_new("- the course's mail system on real sockets");
+	g_autoptr(GOptionContext) ctx = g_option_context_new("[SCENARIO --host NAME] - the course's mail system on real sockets");
 	g_option_context_add_main_entries(ctx, entries, NULL);
 	g_option_context_set_description(ctx,
 		"Try it:\n"
 		"  swaks --server 127.0.0.1:2587 --tls --auth-user alice@example.org --auth-password secret \\\n"
 		"        --from alice@example.org --to bob@example.org\n"
 		"  curl imap://127.0.0.1:2143/INBOX -u bob@example.org:secret\n"
-		"  dig @127.0.0.1 -p 5353 example.org MX");
+		"  dig @127.0.0.1 -p 5353 example.org MX\n"
+		"\n"
+		"One host of a scenario (SCENARIO: a file or builtin:NAME, builtin:course.scn by default)\n"
+		"at its scenario address, as mailsim lab up runs it in the host's network namespace:\n"
+		"  mailsim serve builtin:course.scn --host mx.example.org --state DIR\n"
+		"The port and --listen options do not apply there: the standard ports are free in a namespace.");
 	g_autoptr(GError) error = NULL;
 	if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
 		fprintf(stderr, "mailsim serve: %s\n", error->message);
 		return 2;
+	}
+	if (argc > 2 || (argc == 2 && !host) || (host && listen)) {
+		fprintf(stderr, "mailsim serve: %s\n",
+		        host ? (listen ? "--host listens at the host's scenario address: no --listen"
+		                       : "one scenario at most")
+		             : "a scenario's hosts each have their own address: give --host NAME "
+		               "(mailsim lab up runs them all)");
+		return 2;
+	}
+	if (host) {
+		HostServe hs = { .scenario = argc == 2 ? argv[1] : "builtin:course.scn", .host = host,
+		                 .state = state ? state : "./mailsim-data", .cert_file = cert_file,
+		                 .key_file = key_file, .plaintext = plaintext, .fsync_off = fsync_off };
+		int hrc = serve_host(&hs);
+		g_free(host);
+		g_free(state);
+		g_free(cert_file);
+		g_free(key_file);
+		return hrc;
 	}
 	gint *all[] = { &p.smtp, &p.submission, &p.smtps, &p.imap, &p.imaps, &p.pop3, &p.pop3s, &p.dns, &p.lmtp, &p.auth };
 	for (guint i = 0; i < G_N_ELEMENTS(all); i++)
@@ -143,7 +276,9 @@ int ms_cmd_serve(int argc, char **argv)
 	}
 	cert_path = cert_file ? g_strdup(cert_file) : g_build_filename(dir, "tls", "cert.pem", NULL);
 	key_path = key_file ? g_strdup(key_file) : g_build_filename(dir, "tls", "key.pem", NULL);
-	if (!cert_file && !g_file_test(cert_path, G_FILE_TEST_EXISTS) && !make_certificate(cert_path, key_path, &error))
+	if (!cert_file && !g_file_test(cert_path, G_FILE_TEST_EXISTS) &&
+	    !make_certificate(cert_path, key_path, "mail.example.org",
+	                      "DNS:mail.example.org,DNS:localhost,IP:127.0.0.1", &error))
 		goto fail;
 	cert = g_tls_certificate_new_from_files(cert_path, key_path, &error);
 	if (!cert)

@@ -20,6 +20,7 @@ int ms_cmd_accounts(int argc, char **argv);
 int ms_cmd_mda(int argc, char **argv);
 int ms_cmd_mra(int argc, char **argv);
 int ms_cmd_web(int argc, char **argv);
+int ms_cmd_lab(int argc, char **argv);
 
 const MsCommand ms_commands[] = {
 	{ "accounts", "add, delete and list users and aliases in the account database", ms_cmd_accounts },
@@ -29,6 +30,7 @@ const MsCommand ms_commands[] = {
 	{ "lessons", "list the lessons of the course (mailsim lessons --lang fr)", ms_cmd_lessons },
 	{ "lesson", "act out lesson N: its scenario, narrated step by step, then a quiz", ms_cmd_lesson },
 	{ "serve", "the course's mail system on real sockets, for real clients", ms_cmd_serve },
+	{ "lab", "each host of a scenario in its own network namespace, on a private bridge (root)", ms_cmd_lab },
 	{ "send", "send a message to a real server with the mail client agent", ms_cmd_send },
 	{ "fetch", "fetch new mail from a real IMAP or POP3 server with the mail client agent", ms_cmd_fetch },
 	{ "watch", "show real mail traffic (a pcap file or a live interface) as the course's events", ms_cmd_watch },

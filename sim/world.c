@@ -5,16 +5,20 @@
  * the teacher's file, line and column rather than a silent default.
  */
 #include "sim/world.h"
+#include "sim/builtin.h"
+#include "agents/mda/accounts.h"
 #include "agents/mda/maildir.h"
 #include "agents/mra/mra.h"
 #include "agents/mua/mua.h"
 #include "agents/web/web.h"
+#include "net/realnet.h"
 
 #include <string.h>
 
 typedef struct {
 	const ScenarioHost *h;
-	MsHost    *host;
+	MsHost    *host;         /* on the simulated network; NULL in lab mode */
+	MsStack   *stack;        /* the host's own stack; NULL for a host not built here */
 	char      *state_dir;
 	DnsServer *dns;
 	Mta       *mta;
@@ -43,6 +47,13 @@ struct MsWorld {
 	GPtrArray *clients;      /* Client* */
 	GHashTable *node_index;  /* host name (any case) -> Node*, for worlds of thousands */
 	GHashTable *client_index;  /* client name (any case) -> Client* */
+	/* lab mode (ms_world_new_host): only one host, on real sockets */
+	const char *only_host;   /* NULL: every host, on the simulated network */
+	GTlsCertificate *tls_cert;
+	gboolean   plaintext_auth;
+	gboolean   fsync_default;
+	guint64    seed;         /* queue ids, Maildir names */
+	gint64     epoch_us;     /* Unix time of scheduler time 0 */
 };
 
 /* ---- settings ---------------------------------------------------------- */
@@ -155,6 +166,16 @@ static Node *node_for(MsWorld *w, const char *host)
 	return g_hash_table_lookup(w->node_index, host);
 }
 
+/* An agent's own face on its host, such as "mda@mx.example.org": an alias
+ * on the simulated network, a real stack at the host's address in lab
+ * mode.  A new reference. */
+static MsStack *node_alias(MsWorld *w, Node *n, const char *name)
+{
+	if (n->host)
+		return ms_host_stack_alias(n->host, name);
+	return ms_realnet_stack_new(w->sched, name, n->h->address);
+}
+
 static void node_free(Node *n)
 {
 	mta_free(n->mta);
@@ -168,6 +189,8 @@ static void node_free(Node *n)
 	dns_server_free(n->dns);
 	if (n->mda_stack)
 		ms_stack_unref(n->mda_stack);
+	if (n->stack)
+		ms_stack_unref(n->stack);
 	g_free(n->state_dir);
 	g_free(n);
 }
@@ -190,7 +213,9 @@ static gboolean build_dns(MsWorld *w, GError **error)
 			w->dns_address = n->h->address;
 			w->dns_name = n->h->name;
 		}
-		n->dns = dns_server_new(ms_host_stack(n->host), n->h->name);
+		if (!n->stack)
+			continue;   /* lab mode: another process serves it */
+		n->dns = dns_server_new(n->stack, n->h->name);
 		for (guint z = 0; z < scn->zones->len; z++) {
 			const ScenarioZone *zone = g_ptr_array_index(scn->zones, z);
 			if (zone->server && g_ascii_strcasecmp(zone->server, n->h->name))
@@ -250,21 +275,34 @@ static void build_directory(MsWorld *w)
 	}
 }
 
+/* Lab mode keeps its state directory from one run to the next: the
+ * accounts a scenario makes may be there already, which is no error.
+ * Clears *error and returns TRUE then. */
+static gboolean kept_from_last_time(MsWorld *w, GError **error)
+{
+	if (!w->only_host || !error || !*error || !g_error_matches(*error, ACCOUNTS_ERROR, ACCOUNTS_ERROR_EXISTS))
+		return FALSE;
+	g_clear_error(error);
+	return TRUE;
+}
+
 static gboolean build_mail(MsWorld *w, GError **error)
 {
 	const Scenario *scn = w->scn;
 	for (guint i = 0; i < w->nodes->len; i++) {
 		Node *n = g_ptr_array_index(w->nodes, i);
 		const char *name = n->h->name;
-		gboolean fsync = setting_bool(scn, name, "fsync", FALSE);
+		if (!n->stack)
+			continue;
+		gboolean fsync = setting_bool(scn, name, "fsync", w->fsync_default);
 		if (n->h->roles & SCENARIO_ROLE_MDA) {
 			g_autofree char *alias = g_strdup_printf("mda@%s", name);
-			n->mda_stack = ms_host_stack_alias(n->host, alias);
+			n->mda_stack = node_alias(w, n, alias);
 			const char *thr = setting(scn, name, "spam_threshold");
 			MdaConfig mc = {
 				.hostname = name, .state_dir = n->state_dir, .fsync = fsync,
 				.spam_threshold = thr ? g_ascii_strtod(thr, NULL) : 0,
-				.seed = scn->seed, .epoch_us = MTA_SIM_EPOCH_US,
+				.seed = w->seed, .epoch_us = w->epoch_us,
 				.hash_rounds = (guint)setting_number(scn, name, "password_hash_rounds", 0),
 			};
 			n->mda = mda_new(n->mda_stack, &mc, error);
@@ -280,6 +318,8 @@ static gboolean build_mail(MsWorld *w, GError **error)
 				.hostname = setting(scn, name, "myhostname") ? setting(scn, name, "myhostname") : name,
 				.state_dir = n->state_dir, .fsync = fsync,
 				.submission_port = MTA_SUBMISSION_PORT,
+				.tls_cert = w->tls_cert, .auth_needs_tls = w->tls_cert && !w->plaintext_auth,
+				.smtps_port = w->tls_cert ? MS_WORLD_SMTPS_PORT : 0,
 				.mydestination = setting(scn, name, "mydestination") ? setting(scn, name, "mydestination") : domains,
 				.mynetworks = setting(scn, name, "mynetworks") ? setting(scn, name, "mynetworks") : mynetworks,
 				.relay_domains = setting(scn, name, "relay_domains"),
@@ -290,10 +330,10 @@ static gboolean build_mail(MsWorld *w, GError **error)
 				.retry_min = setting_duration(scn, name, "minimal_backoff_time"),
 				.retry_max = setting_duration(scn, name, "maximal_backoff_time"),
 				.queue_lifetime = setting_duration(scn, name, "maximal_queue_lifetime"),
-				.epoch_us = MTA_SIM_EPOCH_US, .seed = scn->seed,
+				.epoch_us = w->epoch_us, .seed = w->seed,
 				.message_size_limit = size ? g_ascii_strtoull(size, NULL, 10) : 0,
 			};
-			n->mta = mta_new(ms_host_stack(n->host), &mc, error);
+			n->mta = mta_new(n->stack, &mc, error);
 			if (!n->mta) {
 				const ScenarioSetting *s = find_setting_entry(scn, name, "smtpd_recipient_restrictions");
 				return prefix_error(error, scn, s ? s->line : n->h->line);
@@ -304,21 +344,29 @@ static gboolean build_mail(MsWorld *w, GError **error)
 	for (guint i = 0; i < w->nodes->len; i++) {
 		Node *n = g_ptr_array_index(w->nodes, i);
 		const char *name = n->h->name;
+		if (!n->stack)
+			continue;
 		if (n->h->roles & SCENARIO_ROLE_MRA) {
 			g_autofree char *alias = g_strdup_printf("mra@%s", name);
-			n->mra_stack = ms_host_stack_alias(n->host, alias);
+			n->mra_stack = node_alias(w, n, alias);
 			MraConfig rc = { .hostname = name, .state_dir = n->state_dir,
 			                 .authsvc_address = n->h->address,
-			                 .fsync = setting_bool(scn, name, "fsync", FALSE),
-			                 .seed = scn->seed, .epoch_us = MTA_SIM_EPOCH_US };
+			                 .fsync = setting_bool(scn, name, "fsync", w->fsync_default),
+			                 .seed = w->seed, .epoch_us = w->epoch_us,
+			                 .tls_cert = w->tls_cert, .login_needs_tls = w->tls_cert && !w->plaintext_auth,
+			                 .imaps_port = w->tls_cert ? MS_WORLD_IMAPS_PORT : 0,
+			                 .pop3s_port = w->tls_cert ? MS_WORLD_POP3S_PORT : 0 };
 			n->mra = mra_new(n->mra_stack, &rc, error);
 			if (!n->mra)
 				return prefix_error(error, scn, n->h->line);
 		}
 		if (n->h->roles & SCENARIO_ROLE_WEB) {
 			g_autofree char *alias = g_strdup_printf("web@%s", name);
-			n->web_stack = ms_host_stack_alias(n->host, alias);
-			WebConfig wc = { .hostname = name, .epoch_us = MTA_SIM_EPOCH_US };
+			n->web_stack = node_alias(w, n, alias);
+			WebConfig wc = { .hostname = name, .epoch_us = w->epoch_us };
+			/* where passwords need TLS, the settings files say STARTTLS */
+			MailConfigSocket sock = w->tls_cert && !w->plaintext_auth ? MAILCONFIG_SOCKET_STARTTLS
+			                                                         : MAILCONFIG_SOCKET_PLAIN;
 			n->web = web_new(n->web_stack, &wc);
 			/* the settings files say what really runs: each domain's mail
 			 * host, its IMAP, POP3 and submission ports */
@@ -328,14 +376,14 @@ static gboolean build_mail(MsWorld *w, GError **error)
 				MailConfig *mc = mailconfig_new(dom->name, dom->name);
 				mailconfig_add_domain(mc, dom->name);
 				if (mh && (mh->roles & SCENARIO_ROLE_MRA)) {
-					mailconfig_add_server(mc, MAILCONFIG_PROTOCOL_IMAP, mh->name, 143, MAILCONFIG_SOCKET_PLAIN,
+					mailconfig_add_server(mc, MAILCONFIG_PROTOCOL_IMAP, mh->name, 143, sock,
 					                      MAILCONFIG_AUTH_PASSWORD_CLEARTEXT, "%EMAILADDRESS%");
-					mailconfig_add_server(mc, MAILCONFIG_PROTOCOL_POP3, mh->name, 110, MAILCONFIG_SOCKET_PLAIN,
+					mailconfig_add_server(mc, MAILCONFIG_PROTOCOL_POP3, mh->name, 110, sock,
 					                      MAILCONFIG_AUTH_PASSWORD_CLEARTEXT, "%EMAILADDRESS%");
 				}
 				if (mh && (mh->roles & SCENARIO_ROLE_MTA))
 					mailconfig_add_server(mc, MAILCONFIG_PROTOCOL_SMTP, mh->name, MTA_SUBMISSION_PORT,
-					                      MAILCONFIG_SOCKET_PLAIN, MAILCONFIG_AUTH_PASSWORD_CLEARTEXT,
+					                      sock, MAILCONFIG_AUTH_PASSWORD_CLEARTEXT,
 					                      "%EMAILADDRESS%");
 				web_add_config(n->web, mc);
 			}
@@ -346,7 +394,10 @@ static gboolean build_mail(MsWorld *w, GError **error)
 	for (guint i = 0; i < scn->users->len; i++) {
 		const ScenarioUser *u = g_ptr_array_index(scn->users, i);
 		Node *n = node_for(w, u->host);
-		if (!n || !n->mda || !mda_add_user(n->mda, u->address, u->password, u->quota, error))
+		if (n && !n->stack)
+			continue;
+		if ((!n || !n->mda || !mda_add_user(n->mda, u->address, u->password, u->quota, error)) &&
+		    !kept_from_last_time(w, error))
 			return prefix_error(error, scn, u->line);
 	}
 	for (guint i = 0; i < scn->aliases->len; i++) {
@@ -354,19 +405,24 @@ static gboolean build_mail(MsWorld *w, GError **error)
 		const char *at = strrchr(a->source, '@');
 		const char *host = at ? ms_world_mail_host(w, at + 1) : NULL;
 		Node *n = host ? node_for(w, host) : NULL;
+		if (n && !n->stack)
+			continue;
 		if (!n || !n->mda) {
 			g_set_error(error, SCENARIO_ERROR, SCENARIO_ERROR_INVALID,
 			            "%s:%u: no mail host keeps the domain of %s", scn->filename, a->line, a->source);
 			return FALSE;
 		}
 		for (guint d = 0; d < a->destinations->len; d++)
-			if (!mda_add_alias(n->mda, a->source, g_ptr_array_index(a->destinations, d), error))
+			if (!mda_add_alias(n->mda, a->source, g_ptr_array_index(a->destinations, d), error) &&
+			    !kept_from_last_time(w, error))
 				return prefix_error(error, scn, a->line);
 	}
 	for (guint i = 0; i < scn->sieves->len; i++) {
 		const ScenarioSieve *sv = g_ptr_array_index(scn->sieves, i);
 		const ScenarioUser *u = scenario_find_user(scn, sv->address);
 		Node *n = u ? node_for(w, u->host) : NULL;
+		if (n && !n->stack)
+			continue;
 		if (!n || !n->mda || !mda_set_sieve(n->mda, sv->address, sv->text, error))
 			return prefix_error(error, scn, sv->line);
 	}
@@ -423,39 +479,17 @@ static gboolean build_clients(MsWorld *w, GError **error)
 	return TRUE;
 }
 
-MsWorld *ms_world_new(const Scenario *scn, MsSched *s, const char *state_dir, GError **error)
+/* The simulated network's hosts, links and firewalls; lab mode has real
+ * ones (mailsim lab up). */
+static gboolean build_net(MsWorld *w, GError **error)
 {
-	if (!check_settings(scn, error))
-		return NULL;
-	MsWorld *w = g_new0(MsWorld, 1);
-	w->scn = scn;
-	w->sched = s;
-	w->state_dir = g_strdup(state_dir);
-	w->net = ms_net_new(s);
-	w->nodes = g_ptr_array_new_with_free_func((GDestroyNotify)node_free);
-	w->clients = g_ptr_array_new_with_free_func((GDestroyNotify)client_free);
-	w->node_index = g_hash_table_new(scenario_caseless_hash, scenario_caseless_equal);
-	w->client_index = g_hash_table_new(scenario_caseless_hash, scenario_caseless_equal);
-
-	for (guint i = 0; i < scn->hosts->len; i++) {
-		const ScenarioHost *h = g_ptr_array_index(scn->hosts, i);
-		Node *n = g_new0(Node, 1);
-		n->h = h;
-		n->host = ms_net_add_host(w->net, h->name, h->address, error);
-		g_ptr_array_add(w->nodes, n);
-		g_hash_table_replace(w->node_index, h->name, n);
-		if (!n->host) {
-			prefix_error(error, scn, h->line);
-			ms_world_free(w);
-			return NULL;
-		}
-		n->state_dir = g_build_filename(state_dir, h->name, NULL);
-		if (g_mkdir_with_parents(n->state_dir, 0700) != 0) {
-			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "cannot create %s: %s",
-			            n->state_dir, g_strerror(errno));
-			ms_world_free(w);
-			return NULL;
-		}
+	const Scenario *scn = w->scn;
+	for (guint i = 0; i < w->nodes->len; i++) {
+		Node *n = g_ptr_array_index(w->nodes, i);
+		n->host = ms_net_add_host(w->net, n->h->name, n->h->address, error);
+		if (!n->host)
+			return prefix_error(error, scn, n->h->line);
+		n->stack = ms_stack_ref(ms_host_stack(n->host));
 	}
 	/* A raw session from an address no host has: a bare machine there, as
 	 * an attacker's would be. */
@@ -465,11 +499,8 @@ MsWorld *ms_world_new(const Scenario *scn, MsSched *s, const char *state_dir, GE
 		    ms_net_host_by_address(w->net, a->address))
 			continue;
 		g_autofree char *name = g_strdup_printf("client-%s", a->address);
-		if (!ms_net_add_host(w->net, name, a->address, error)) {
-			prefix_error(error, scn, a->line);
-			ms_world_free(w);
-			return NULL;
-		}
+		if (!ms_net_add_host(w->net, name, a->address, error))
+			return prefix_error(error, scn, a->line);
 	}
 	for (guint i = 0; i < scn->links->len; i++) {
 		const ScenarioLink *l = g_ptr_array_index(scn->links, i);
@@ -482,22 +513,85 @@ MsWorld *ms_world_new(const Scenario *scn, MsSched *s, const char *state_dir, GE
 		static const MsFwProto protos[] = { MS_FW_ANY, MS_FW_TCP, MS_FW_UDP };
 		Node *n = node_for(w, r->host);
 		if (!n || !ms_host_firewall_add(n->host, actions[r->action], protos[r->proto], (guint16)r->port,
-		                                r->from, error)) {
-			prefix_error(error, scn, r->line);
+		                                r->from, error))
+			return prefix_error(error, scn, r->line);
+	}
+	return TRUE;
+}
+
+static MsWorld *world_new(const Scenario *scn, MsSched *s, const char *state_dir,
+                          const MsWorldHostOptions *lab, GError **error)
+{
+	if (!check_settings(scn, error))
+		return NULL;
+	if (lab && !scenario_find_host(scn, lab->host)) {
+		g_set_error(error, SCENARIO_ERROR, SCENARIO_ERROR_INVALID, "%s: no host named %s",
+		            scn->filename, lab->host);
+		return NULL;
+	}
+	MsWorld *w = g_new0(MsWorld, 1);
+	w->scn = scn;
+	w->sched = s;
+	w->state_dir = g_strdup(state_dir);
+	w->nodes = g_ptr_array_new_with_free_func((GDestroyNotify)node_free);
+	w->clients = g_ptr_array_new_with_free_func((GDestroyNotify)client_free);
+	w->node_index = g_hash_table_new(scenario_caseless_hash, scenario_caseless_equal);
+	w->client_index = g_hash_table_new(scenario_caseless_hash, scenario_caseless_equal);
+	if (lab) {
+		w->only_host = scenario_find_host(scn, lab->host)->name;
+		w->tls_cert = lab->tls_cert;
+		w->plaintext_auth = lab->plaintext_auth;
+		w->fsync_default = lab->fsync;
+		/* real time, real randomness: queue ids and Message-IDs must not
+		 * repeat after a restart, as a seeded simulation's would */
+		w->seed = (guint64)g_get_real_time();
+		w->epoch_us = g_get_real_time() - ms_sched_now(s);
+	} else {
+		w->net = ms_net_new(s);
+		w->seed = scn->seed;
+		w->epoch_us = MTA_SIM_EPOCH_US;
+	}
+
+	for (guint i = 0; i < scn->hosts->len; i++) {
+		const ScenarioHost *h = g_ptr_array_index(scn->hosts, i);
+		Node *n = g_new0(Node, 1);
+		n->h = h;
+		g_ptr_array_add(w->nodes, n);
+		g_hash_table_replace(w->node_index, h->name, n);
+		if (w->only_host && strcmp(h->name, w->only_host))
+			continue;   /* another process serves it, in its own namespace */
+		if (w->only_host)
+			n->stack = ms_realnet_stack_new(s, h->name, h->address);
+		n->state_dir = g_build_filename(state_dir, h->name, NULL);
+		if (g_mkdir_with_parents(n->state_dir, 0700) != 0) {
+			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "cannot create %s: %s",
+			            n->state_dir, g_strerror(errno));
 			ms_world_free(w);
 			return NULL;
 		}
 	}
-	if (!build_dns(w, error)) {
+	if ((w->net && !build_net(w, error)) || !build_dns(w, error)) {
 		ms_world_free(w);
 		return NULL;
 	}
 	build_directory(w);
-	if (!build_mail(w, error) || !build_clients(w, error)) {
+	if (!build_mail(w, error) || (w->net && !build_clients(w, error))) {
 		ms_world_free(w);
 		return NULL;
 	}
 	return w;
+}
+
+MsWorld *ms_world_new(const Scenario *scn, MsSched *s, const char *state_dir, GError **error)
+{
+	return world_new(scn, s, state_dir, NULL, error);
+}
+
+MsWorld *ms_world_new_host(const Scenario *scn, MsSched *s, const char *state_dir,
+                           const MsWorldHostOptions *o, GError **error)
+{
+	g_return_val_if_fail(o && o->host, NULL);
+	return world_new(scn, s, state_dir, o, error);
 }
 
 gboolean ms_world_start(MsWorld *w, GError **error)
@@ -545,9 +639,24 @@ void ms_world_free(MsWorld *w)
 	g_ptr_array_free(w->nodes, TRUE);
 	if (w->dns)
 		ms_dns_directory_unref(w->dns);
-	ms_net_free(w->net);
+	if (w->net)
+		ms_net_free(w->net);
 	g_free(w->state_dir);
 	g_free(w);
+}
+
+Scenario *ms_world_load_scenario(const char *path, GError **error)
+{
+	if (g_str_has_prefix(path, "builtin:")) {
+		const char *text = ms_builtin_scenario(path + strlen("builtin:"));
+		if (!text) {
+			g_set_error(error, SCENARIO_ERROR, SCENARIO_ERROR_IO, "no built-in scenario \"%s\"",
+			            path + strlen("builtin:"));
+			return NULL;
+		}
+		return scenario_parse(text, -1, path + strlen("builtin:"), error);
+	}
+	return scenario_load_file(path, error);
 }
 
 MsNet *ms_world_net(MsWorld *w) { return w->net; }
@@ -593,6 +702,11 @@ char *ms_world_maildir(MsWorld *w, const char *address, GError **error)
 		return NULL;
 	}
 	Node *n = node_for(w, u->host);
+	if (!n->state_dir) {
+		g_set_error(error, SCENARIO_ERROR, SCENARIO_ERROR_INVALID, "%s lives on %s, not served here",
+		            address, u->host);
+		return NULL;
+	}
 	g_autofree char *mail = g_build_filename(n->state_dir, "mail", NULL);
 	return maildir_user_root(mail, address, error);
 }

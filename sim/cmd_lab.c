@@ -1,0 +1,693 @@
+/* sim/cmd_lab.c - `mailsim lab up|down|status`: a scenario's hosts as
+ * machines of their own on one computer.
+ *
+ * Each host that runs something gets a network namespace (ip-netns(8))
+ * holding its scenario address on eth0, one end of a veth pair (veth(4))
+ * whose other end is a port of a private bridge in a "switch" namespace of
+ * its own, and a `mailsim serve --host` serving that host's agents on the
+ * standard ports.  The root namespace gets no address and no route: the
+ * scenario's addresses (documentation ranges, RFC 5737) exist only inside
+ * the lab.  What up made is recorded in STATE/lab.ini; down undoes exactly
+ * that, stopping only the processes it recorded.
+ */
+#include "sim/world.h"
+
+#include <glib/gstdio.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define LAB_DEFAULT_STATE   "./mailsim-lab"
+#define LAB_DEFAULT_PREFIX  "ms-"
+#define LAB_DEFAULT_SCENARIO "builtin:course.scn"
+#define LAB_STATE_FILE      "lab.ini"
+/* Every name the lab makes starts with the prefix, which starts with
+ * LAB_DEFAULT_PREFIX: down never deletes a namespace that is not a lab's. */
+#define LAB_PREFIX_MAX      16
+/* Namespace names may be long (files in /run/netns); bounded to stay
+ * readable in `ip netns list`. */
+#define LAB_NETNS_NAME_MAX  40
+#define LAB_IFNAME_MAX      15     /* IFNAMSIZ - 1 */
+#define LAB_SWITCH_SUFFIX   "switch"
+#define LAB_BRIDGE          "ms-br0"
+#define LAB_HOST_IFACE      "eth0"
+#define LAB_NETNS_DIR       "/run/netns"   /* where ip netns add puts its names */
+#define LAB_READY_TIMEOUT   (30 * G_USEC_PER_SEC)
+#define LAB_STOP_TIMEOUT    (10 * G_USEC_PER_SEC)
+#define LAB_POLL_INTERVAL   (100 * 1000)   /* us */
+#define LAB_LOG_TAIL        2000           /* bytes of a log shown when a server fails */
+
+typedef struct {
+	const ScenarioHost *h;
+	char    *netns;      /* "ms-mx-example-org" */
+	char    *peer;       /* the switch's end of the veth pair: "v2-mx-example-o" */
+	char    *log;        /* STATE/HOST.log */
+	gboolean serves;     /* runs a server role (not only mail clients) */
+	GPid     pid;
+} LabHost;
+
+typedef struct {
+	gboolean  verbose;   /* print every ip command */
+	GKeyFile *record;
+	char     *record_path;
+} Lab;
+
+/* ---- small helpers ----------------------------------------------------- */
+
+static void lab_host_free(LabHost *lh)
+{
+	g_free(lh->netns);
+	g_free(lh->peer);
+	g_free(lh->log);
+	g_free(lh);
+}
+
+/* "mx.example.org" -> "ms-mx-example-org", bounded; taken names get -2, -3 ... */
+static char *netns_name(const char *prefix, const char *host, GHashTable *taken)
+{
+	GString *s = g_string_new(prefix);
+	for (const char *p = host; *p; p++)
+		g_string_append_c(s, g_ascii_isalnum(*p) ? g_ascii_tolower(*p) : '-');
+	if (s->len > LAB_NETNS_NAME_MAX)
+		g_string_truncate(s, LAB_NETNS_NAME_MAX);
+	g_autofree char *base = g_strdup(s->str);
+	for (guint n = 2; g_hash_table_contains(taken, s->str); n++) {
+		char suffix[16];
+		g_snprintf(suffix, sizeof suffix, "-%u", n);
+		g_string_assign(s, base);
+		g_string_truncate(s, MIN(s->len, LAB_NETNS_NAME_MAX - strlen(suffix)));
+		g_string_append(s, suffix);
+	}
+	g_hash_table_add(taken, g_strdup(s->str));
+	return g_string_free(s, FALSE);
+}
+
+static gboolean netns_exists(const char *name)
+{
+	g_autofree char *path = g_build_filename(LAB_NETNS_DIR, name, NULL);
+	return g_file_test(path, G_FILE_TEST_EXISTS);
+}
+
+static gboolean prefix_valid(const char *p)
+{
+	if (!g_str_has_prefix(p, LAB_DEFAULT_PREFIX) || strlen(p) > LAB_PREFIX_MAX)
+		return FALSE;
+	for (; *p; p++)
+		if (!g_ascii_islower(*p) && !g_ascii_isdigit(*p) && *p != '-')
+			return FALSE;
+	return TRUE;
+}
+
+/* Field 22 of /proc/PID/stat: when the process started, in clock ticks
+ * since boot.  With the pid it names one process for good, so down never
+ * signals a stranger that got a recycled pid.  0 when there is no such
+ * process (or only its zombie is left). */
+static guint64 process_start_time(GPid pid)
+{
+	g_autofree char *path = g_strdup_printf("/proc/%d/stat", (int)pid);
+	g_autofree char *text = NULL;
+	if (pid <= 0 || !g_file_get_contents(path, &text, NULL, NULL))
+		return 0;
+	const char *p = strrchr(text, ')');   /* the command name may hold spaces */
+	if (!p || !p[1] || !p[2] || p[2] == 'Z')
+		return 0;
+	g_auto(GStrv) fields = g_strsplit(p + 2, " ", 0);
+	/* fields[0] is field 3 (the state) */
+	if (g_strv_length(fields) < 20)
+		return 0;
+	return g_ascii_strtoull(fields[19], NULL, 10);
+}
+
+/* Run an ip command; with its error output in error on failure. */
+static gboolean run_ip(Lab *lab, GError **error, ...)
+{
+	g_autoptr(GPtrArray) argv = g_ptr_array_new();
+	g_ptr_array_add(argv, "ip");
+	va_list ap;
+	va_start(ap, error);
+	for (const char *a = va_arg(ap, const char *); a; a = va_arg(ap, const char *))
+		g_ptr_array_add(argv, (char *)a);
+	va_end(ap);
+	g_ptr_array_add(argv, NULL);
+	if (lab->verbose) {
+		g_autofree char *line = g_strjoinv(" ", (char **)argv->pdata);
+		printf("  %s\n", line);
+	}
+	g_autofree char *err_out = NULL;
+	int status = 0;
+	if (!g_spawn_sync(NULL, (char **)argv->pdata, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL,
+	                  NULL, NULL, NULL, &err_out, &status, error))
+		return FALSE;
+	if (!g_spawn_check_wait_status(status, NULL)) {
+		g_autofree char *line = g_strjoinv(" ", (char **)argv->pdata);
+		g_set_error(error, G_SPAWN_ERROR, G_SPAWN_ERROR_FAILED, "%s: %s", line,
+		            err_out && *err_out ? g_strstrip(err_out) : "failed");
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static gboolean record_save(Lab *lab, GError **error)
+{
+	return g_key_file_save_to_file(lab->record, lab->record_path, error);
+}
+
+static char *host_group(const char *name)
+{
+	return g_strdup_printf("host %s", name);
+}
+
+/* ---- down -------------------------------------------------------------- */
+
+/* Stop one recorded process: SIGTERM, then SIGKILL if it lingers. */
+static void stop_process(const char *name, GPid pid, guint64 started)
+{
+	if (!started || process_start_time(pid) != started) {
+		printf("  %s: not running\n", name);
+		return;
+	}
+	kill(pid, SIGTERM);
+	gint64 deadline = g_get_monotonic_time() + LAB_STOP_TIMEOUT;
+	while (process_start_time(pid) == started && g_get_monotonic_time() < deadline) {
+		waitpid(pid, NULL, WNOHANG);   /* our own child when up fails half-way */
+		g_usleep(LAB_POLL_INTERVAL);
+	}
+	if (process_start_time(pid) == started) {
+		kill(pid, SIGKILL);
+		printf("  %s: pid %d killed (no exit %d s after SIGTERM)\n", name, (int)pid,
+		       (int)(LAB_STOP_TIMEOUT / G_USEC_PER_SEC));
+		waitpid(pid, NULL, WNOHANG);
+	} else {
+		printf("  %s: pid %d stopped\n", name, (int)pid);
+	}
+}
+
+/* Undo what the record says: processes first (a namespace lives on while
+ * a process is in it), then the hosts' namespaces (deleting one deletes
+ * its veth pair), then the switch with its bridge. */
+static int lab_teardown(Lab *lab)
+{
+	int rc = 0;
+	gsize n = 0;
+	g_auto(GStrv) groups = g_key_file_get_groups(lab->record, &n);
+	for (gsize i = 0; i < n; i++) {
+		if (!g_str_has_prefix(groups[i], "host "))
+			continue;
+		GPid pid = (GPid)g_key_file_get_integer(lab->record, groups[i], "pid", NULL);
+		guint64 started = g_key_file_get_uint64(lab->record, groups[i], "started", NULL);
+		if (pid > 0)
+			stop_process(groups[i] + 5, pid, started);
+	}
+	g_autofree char *prefix = g_key_file_get_string(lab->record, "lab", "prefix", NULL);
+	g_autofree char *sw = g_key_file_get_string(lab->record, "lab", "switch", NULL);
+	g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+	for (gsize i = 0; i < n; i++)
+		if (g_str_has_prefix(groups[i], "host "))
+			g_ptr_array_add(names, g_key_file_get_string(lab->record, groups[i], "netns", NULL));
+	if (sw)
+		g_ptr_array_add(names, g_strdup(sw));
+	for (guint i = 0; i < names->len; i++) {
+		const char *ns = g_ptr_array_index(names, i);
+		if (!ns || !prefix || !prefix_valid(prefix) || !g_str_has_prefix(ns, prefix))
+			continue;   /* not a name this lab could have made: leave it */
+		if (!netns_exists(ns))
+			continue;
+		g_autoptr(GError) err = NULL;
+		if (run_ip(lab, &err, "netns", "del", ns, NULL)) {
+			printf("  namespace %s deleted\n", ns);
+		} else {
+			fprintf(stderr, "mailsim lab: %s\n", err->message);
+			rc = 1;
+		}
+	}
+	return rc;
+}
+
+static Lab *lab_open(const char *state, gboolean verbose)
+{
+	Lab *lab = g_new0(Lab, 1);
+	lab->verbose = verbose;
+	lab->record = g_key_file_new();
+	lab->record_path = g_build_filename(state, LAB_STATE_FILE, NULL);
+	return lab;
+}
+
+static void lab_close(Lab *lab)
+{
+	g_key_file_free(lab->record);
+	g_free(lab->record_path);
+	g_free(lab);
+}
+
+/* Is anything recorded still there: a namespace or a process? */
+static gboolean lab_alive(Lab *lab)
+{
+	gsize n = 0;
+	g_auto(GStrv) groups = g_key_file_get_groups(lab->record, &n);
+	g_autofree char *sw = g_key_file_get_string(lab->record, "lab", "switch", NULL);
+	if (sw && netns_exists(sw))
+		return TRUE;
+	for (gsize i = 0; i < n; i++) {
+		if (!g_str_has_prefix(groups[i], "host "))
+			continue;
+		g_autofree char *ns = g_key_file_get_string(lab->record, groups[i], "netns", NULL);
+		GPid pid = (GPid)g_key_file_get_integer(lab->record, groups[i], "pid", NULL);
+		guint64 started = g_key_file_get_uint64(lab->record, groups[i], "started", NULL);
+		if ((ns && netns_exists(ns)) || (started && process_start_time(pid) == started))
+			return TRUE;
+	}
+	return FALSE;
+}
+
+/* ---- up ---------------------------------------------------------------- */
+
+/* The host's own wire: eth0 in its namespace with its scenario address,
+ * the other end a port of the bridge; a route to each other host. */
+static gboolean wire_host(Lab *lab, const char *sw, LabHost *lh, GPtrArray *all, GError **error)
+{
+	g_autofree char *cidr = g_strdup_printf("%s/32", lh->h->address);
+	if (!run_ip(lab, error, "netns", "add", lh->netns, NULL) ||
+	    !run_ip(lab, error, "link", "add", LAB_HOST_IFACE, "netns", lh->netns, "type", "veth",
+	            "peer", "name", lh->peer, "netns", sw, NULL) ||
+	    /* no IPv6 link-local addresses: nothing but the lab's IPv4 traffic on the wire */
+	    !run_ip(lab, error, "-n", sw, "link", "set", lh->peer, "addrgenmode", "none", NULL) ||
+	    !run_ip(lab, error, "-n", sw, "link", "set", lh->peer, "master", LAB_BRIDGE, "up", NULL) ||
+	    !run_ip(lab, error, "-n", lh->netns, "link", "set", "lo", "up", NULL) ||
+	    !run_ip(lab, error, "-n", lh->netns, "link", "set", LAB_HOST_IFACE, "addrgenmode", "none", NULL) ||
+	    !run_ip(lab, error, "-n", lh->netns, "link", "set", LAB_HOST_IFACE, "up", NULL) ||
+	    !run_ip(lab, error, "-n", lh->netns, "addr", "add", cidr, "dev", LAB_HOST_IFACE, NULL))
+		return FALSE;
+	/* One segment, addresses from several networks: a host route to each
+	 * neighbour, answered by ARP on the bridge, as on a shared Ethernet. */
+	for (guint i = 0; i < all->len; i++) {
+		LabHost *other = g_ptr_array_index(all, i);
+		if (other == lh)
+			continue;
+		g_autofree char *to = g_strdup_printf("%s/32", other->h->address);
+		if (!run_ip(lab, error, "-n", lh->netns, "route", "add", to, "dev", LAB_HOST_IFACE, NULL))
+			return FALSE;
+	}
+	return TRUE;
+}
+
+static void child_detach(gpointer data)
+{
+	setsid();   /* the servers outlive the terminal that ran lab up */
+}
+
+/* ip netns exec NS mailsim serve SCENARIO --host NAME ...: ip execs
+ * mailsim in place, so the pid is the server's. */
+static gboolean start_server(Lab *lab, LabHost *lh, const char *self, const char *scenario,
+                             const char *state, gboolean plaintext, gboolean no_fsync, GError **error)
+{
+	const char *argv[16];
+	guint a = 0;
+	argv[a++] = "ip";
+	argv[a++] = "netns";
+	argv[a++] = "exec";
+	argv[a++] = lh->netns;
+	argv[a++] = self;
+	argv[a++] = "serve";
+	argv[a++] = scenario;
+	argv[a++] = "--host";
+	argv[a++] = lh->h->name;
+	argv[a++] = "--state";
+	argv[a++] = state;
+	if (plaintext)
+		argv[a++] = "--allow-plaintext-auth";
+	if (no_fsync)
+		argv[a++] = "--no-fsync";
+	argv[a] = NULL;
+	if (lab->verbose) {
+		g_autofree char *line = g_strjoinv(" ", (char **)argv);
+		printf("  %s >%s 2>&1 &\n", line, lh->log);
+	}
+	int log = open(lh->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (log < 0 || null < 0) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "%s: %s", lh->log, g_strerror(errno));
+		if (log >= 0)
+			close(log);
+		if (null >= 0)
+			close(null);
+		return FALSE;
+	}
+	gboolean ok = g_spawn_async_with_fds(NULL, (char **)argv, NULL,
+	                                     G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD,
+	                                     child_detach, NULL, &lh->pid, null, log, log, error);
+	close(log);
+	close(null);
+	if (!ok)
+		return FALSE;
+	g_autofree char *group = host_group(lh->h->name);
+	g_key_file_set_integer(lab->record, group, "pid", (gint)lh->pid);
+	g_key_file_set_uint64(lab->record, group, "started", process_start_time(lh->pid));
+	return record_save(lab, error);
+}
+
+/* Wait for every server's "mailsim serve: HOST ready" line (cmd_serve.c),
+ * or its death. */
+static gboolean wait_ready(GPtrArray *hosts, GError **error)
+{
+	gint64 deadline = g_get_monotonic_time() + LAB_READY_TIMEOUT;
+	for (guint i = 0; i < hosts->len; i++) {
+		LabHost *lh = g_ptr_array_index(hosts, i);
+		if (!lh->serves)
+			continue;
+		g_autofree char *ready = g_strdup_printf("mailsim serve: %s ready\n", lh->h->name);
+		for (;;) {
+			g_autofree char *text = NULL;
+			gsize len = 0;
+			if (g_file_get_contents(lh->log, &text, &len, NULL) && strstr(text, ready))
+				break;
+			int status = 0;
+			gboolean dead = waitpid(lh->pid, &status, WNOHANG) == lh->pid;
+			if (dead || g_get_monotonic_time() > deadline) {
+				const char *tail = text && len > LAB_LOG_TAIL ? text + len - LAB_LOG_TAIL : text;
+				g_set_error(error, G_SPAWN_ERROR, G_SPAWN_ERROR_FAILED, "the server of %s %s; its log (%s):\n%s",
+				            lh->h->name, dead ? "exited" : "is not ready in time", lh->log,
+				            tail ? tail : "");
+				return FALSE;
+			}
+			g_usleep(LAB_POLL_INTERVAL);
+		}
+	}
+	return TRUE;
+}
+
+static const char *find_role(GPtrArray *hosts, guint role, gboolean want_netns)
+{
+	for (guint i = 0; i < hosts->len; i++) {
+		LabHost *lh = g_ptr_array_index(hosts, i);
+		if (lh->h->roles & role)
+			return want_netns ? lh->netns : lh->h->address;
+	}
+	return NULL;
+}
+
+static char *roles_text(guint roles)
+{
+	GString *s = g_string_new(NULL);
+	for (guint bit = 1; bit <= SCENARIO_ROLE_MUA; bit <<= 1)
+		if (roles & bit)
+			g_string_append_printf(s, "%s%s", s->len ? " " : "", scenario_role_to_string(bit));
+	return g_string_free(s, FALSE);
+}
+
+/* self: this mailsim, named so in the hints unless it is the one on the PATH. */
+static void print_lab(const Scenario *scn, GPtrArray *hosts, const char *sw, const char *state, const char *self)
+{
+	g_autofree char *on_path = g_find_program_in_path("mailsim");
+	g_autofree char *on_path_real = on_path ? g_canonicalize_filename(on_path, NULL) : NULL;
+	const char *cmd = on_path_real && !strcmp(on_path_real, self) ? "mailsim" : self;
+	printf("mailsim lab: the hosts of %s, each in its own network namespace, on bridge %s in %s\n",
+	       scn->filename, LAB_BRIDGE, sw);
+	printf("  %-28s %-16s %-20s %s\n", "namespace", "address", "runs", "server");
+	for (guint i = 0; i < hosts->len; i++) {
+		LabHost *lh = g_ptr_array_index(hosts, i);
+		g_autofree char *roles = roles_text(lh->h->roles);
+		g_autofree char *server = lh->serves ? g_strdup_printf("pid %d, log %s", (int)lh->pid, lh->log)
+		                                     : g_strdup("(clients: run your own here)");
+		printf("  %-28s %-16s %-20s %s\n", lh->netns, lh->h->address, roles, server);
+	}
+	LabHost *first = g_ptr_array_index(hosts, 0);
+	printf("Watch the traffic (as root):\n"
+	       "  every frame between the hosts: ip netns exec %s %s watch -i %s\n"
+	       "  one host's cable:              ip netns exec %s %s watch -i %s  (or tcpdump -ni %s)\n",
+	       sw, cmd, LAB_BRIDGE, first->netns, cmd, LAB_HOST_IFACE, LAB_HOST_IFACE);
+	printf("Work on a host:\n");
+	const char *client = find_role(hosts, SCENARIO_ROLE_MUA, TRUE);
+	const char *dns = find_role(hosts, SCENARIO_ROLE_DNS, FALSE);
+	const ScenarioUser *from = scn->users->len ? g_ptr_array_index(scn->users, 0) : NULL;
+	const ScenarioUser *to = scn->users->len > 1 ? g_ptr_array_index(scn->users, 1) : from;
+	const ScenarioDomain *dom = NULL;
+	if (to && strchr(to->address, '@'))
+		dom = scenario_find_domain(scn, strchr(to->address, '@') + 1);
+	const ScenarioHost *mail = from ? scenario_find_host(scn, from->host) : NULL;
+	if (client && dns && dom)
+		printf("  ask a name server:             ip netns exec %s dig @%s MX %s\n", client, dns, dom->name);
+	if (client && mail && (mail->roles & SCENARIO_ROLE_MTA))
+		printf("  send a message:                ip netns exec %s swaks --server %s:%u --tls \\\n"
+		       "                                   --auth-user %s --auth-password '%s' --from %s --to %s\n",
+		       client, mail->address, MTA_SUBMISSION_PORT, from->address, from->password, from->address,
+		       to->address);
+	printf("  a shell on a machine:          ip netns exec NAMESPACE bash\n"
+	       "Status: %s lab status --state %s\n"
+	       "Stop:   %s lab down --state %s\n", cmd, state, cmd, state);
+}
+
+static int lab_up(const char *scenario_arg, const char *state_arg, const char *prefix, gboolean plaintext,
+                  gboolean no_fsync, gboolean verbose)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(Scenario) scn = ms_world_load_scenario(scenario_arg, &error);
+	if (!scn) {
+		fprintf(stderr, "%s\n", error->message);
+		return 2;
+	}
+	/* the servers run elsewhere (cwd kept, but the record must not depend on it) */
+	g_autofree char *scenario = g_str_has_prefix(scenario_arg, "builtin:") || g_path_is_absolute(scenario_arg)
+	                            ? g_strdup(scenario_arg) : g_canonicalize_filename(scenario_arg, NULL);
+	g_autofree char *state = g_canonicalize_filename(state_arg, NULL);
+	g_autofree char *self = g_file_read_link("/proc/self/exe", &error);
+	if (!self) {
+		fprintf(stderr, "mailsim lab: %s\n", error->message);
+		return 1;
+	}
+	if (g_mkdir_with_parents(state, 0700) != 0) {
+		fprintf(stderr, "mailsim lab: cannot create %s: %s\n", state, g_strerror(errno));
+		return 1;
+	}
+	Lab *lab = lab_open(state, verbose);
+	if (g_key_file_load_from_file(lab->record, lab->record_path, G_KEY_FILE_NONE, NULL) && lab_alive(lab)) {
+		fprintf(stderr, "mailsim lab: a lab from %s is up; mailsim lab down --state %s first\n", state, state);
+		lab_close(lab);
+		return 1;
+	}
+	g_key_file_free(lab->record);
+	lab->record = g_key_file_new();
+
+	/* the plan: names first, so that nothing is touched if one is taken */
+	g_autoptr(GHashTable) taken = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	g_autofree char *sw = g_strconcat(prefix, LAB_SWITCH_SUFFIX, NULL);
+	g_hash_table_add(taken, g_strdup(sw));
+	g_autoptr(GPtrArray) hosts = g_ptr_array_new_with_free_func((GDestroyNotify)lab_host_free);
+	for (guint i = 0; i < scn->hosts->len; i++) {
+		const ScenarioHost *h = g_ptr_array_index(scn->hosts, i);
+		if (!h->roles)
+			continue;   /* a bare machine: nothing runs there */
+		LabHost *lh = g_new0(LabHost, 1);
+		lh->h = h;
+		lh->netns = netns_name(prefix, h->name, taken);
+		g_autofree char *peer = g_strdup_printf("v%u-%s", hosts->len + 1, h->name);
+		for (char *p = peer; *p; p++)
+			if (*p == '.')
+				*p = '-';
+		peer[MIN(strlen(peer), LAB_IFNAME_MAX)] = '\0';
+		lh->peer = g_steal_pointer(&peer);
+		g_autofree char *logname = g_strconcat(h->name, ".log", NULL);
+		lh->log = g_build_filename(state, logname, NULL);
+		lh->serves = (h->roles & ~(guint)SCENARIO_ROLE_MUA) != 0;
+		g_ptr_array_add(hosts, lh);
+	}
+	int rc = 0;
+	for (guint i = 0; i <= hosts->len; i++) {
+		const char *ns = i < hosts->len ? ((LabHost *)g_ptr_array_index(hosts, i))->netns : sw;
+		if (netns_exists(ns)) {
+			fprintf(stderr, "mailsim lab: the namespace %s exists already (another lab? mailsim lab down, "
+			        "or another --prefix)\n", ns);
+			rc = 1;
+		}
+	}
+	if (rc || !hosts->len) {
+		if (!hosts->len)
+			fprintf(stderr, "mailsim lab: no host of %s runs anything\n", scenario);
+		lab_close(lab);
+		return 1;
+	}
+
+	/* the record before the first change: down can undo a half-made lab */
+	g_key_file_set_string(lab->record, "lab", "scenario", scenario);
+	g_key_file_set_string(lab->record, "lab", "prefix", prefix);
+	g_key_file_set_string(lab->record, "lab", "switch", sw);
+	g_key_file_set_string(lab->record, "lab", "bridge", LAB_BRIDGE);
+	for (guint i = 0; i < hosts->len; i++) {
+		LabHost *lh = g_ptr_array_index(hosts, i);
+		g_autofree char *group = host_group(lh->h->name);
+		g_key_file_set_string(lab->record, group, "netns", lh->netns);
+		g_key_file_set_string(lab->record, group, "address", lh->h->address);
+		g_key_file_set_string(lab->record, group, "port", lh->peer);
+		g_key_file_set_boolean(lab->record, group, "serves", lh->serves);
+	}
+	if (!record_save(lab, &error))
+		goto fail;
+
+	if (verbose)
+		printf("mailsim lab: making the network\n");
+	/* The bridge promiscuous: a capture on it (mailsim watch -i) sees the
+	 * frames it forwards between hosts, not only those sent to itself. */
+	if (!run_ip(lab, &error, "netns", "add", sw, NULL) ||
+	    !run_ip(lab, &error, "-n", sw, "link", "add", LAB_BRIDGE, "type", "bridge", NULL) ||
+	    !run_ip(lab, &error, "-n", sw, "link", "set", LAB_BRIDGE, "addrgenmode", "none", NULL) ||
+	    !run_ip(lab, &error, "-n", sw, "link", "set", LAB_BRIDGE, "promisc", "on", "up", NULL))
+		goto fail;
+	for (guint i = 0; i < hosts->len; i++)
+		if (!wire_host(lab, sw, g_ptr_array_index(hosts, i), hosts, &error))
+			goto fail;
+	if (verbose)
+		printf("mailsim lab: starting the servers\n");
+	for (guint i = 0; i < hosts->len; i++) {
+		LabHost *lh = g_ptr_array_index(hosts, i);
+		if (lh->serves && !start_server(lab, lh, self, scenario, state, plaintext, no_fsync, &error))
+			goto fail;
+	}
+	if (!wait_ready(hosts, &error))
+		goto fail;
+	print_lab(scn, hosts, sw, state, self);
+	lab_close(lab);
+	return 0;
+
+fail:
+	fflush(stdout);
+	fprintf(stderr, "mailsim lab: %s\nmailsim lab: undoing what was made\n", error->message);
+	lab_teardown(lab);
+	g_remove(lab->record_path);
+	lab_close(lab);
+	return 1;
+}
+
+static int lab_down(const char *state, gboolean verbose)
+{
+	Lab *lab = lab_open(state, verbose);
+	g_autoptr(GError) error = NULL;
+	if (!g_key_file_load_from_file(lab->record, lab->record_path, G_KEY_FILE_NONE, &error)) {
+		fprintf(stderr, "mailsim lab: no lab recorded in %s (%s)\n", state, error->message);
+		lab_close(lab);
+		return 1;
+	}
+	printf("mailsim lab: taking down the lab of %s\n", state);
+	int rc = lab_teardown(lab);
+	if (rc == 0) {
+		g_remove(lab->record_path);
+		printf("mailsim lab: down; queues, mailboxes and logs stay in %s\n", state);
+	}
+	lab_close(lab);
+	return rc;
+}
+
+static int lab_status(const char *state)
+{
+	Lab *lab = lab_open(state, FALSE);
+	g_autoptr(GError) error = NULL;
+	if (!g_key_file_load_from_file(lab->record, lab->record_path, G_KEY_FILE_NONE, &error)) {
+		printf("mailsim lab: no lab recorded in %s (%s)\n", state, error->message);
+		lab_close(lab);
+		return 1;
+	}
+	g_autofree char *scenario = g_key_file_get_string(lab->record, "lab", "scenario", NULL);
+	g_autofree char *sw = g_key_file_get_string(lab->record, "lab", "switch", NULL);
+	printf("mailsim lab: %s from %s; switch %s %s\n", scenario ? scenario : "?", state, sw ? sw : "?",
+	       sw && netns_exists(sw) ? "up" : "missing");
+	printf("  %-20s %-28s %-10s %-16s %s\n", "host", "namespace", "", "address", "server");
+	gsize n = 0;
+	guint up = 0, total = 0;
+	g_auto(GStrv) groups = g_key_file_get_groups(lab->record, &n);
+	for (gsize i = 0; i < n; i++) {
+		if (!g_str_has_prefix(groups[i], "host "))
+			continue;
+		g_autofree char *ns = g_key_file_get_string(lab->record, groups[i], "netns", NULL);
+		g_autofree char *addr = g_key_file_get_string(lab->record, groups[i], "address", NULL);
+		gboolean serves = g_key_file_get_boolean(lab->record, groups[i], "serves", NULL);
+		GPid pid = (GPid)g_key_file_get_integer(lab->record, groups[i], "pid", NULL);
+		guint64 started = g_key_file_get_uint64(lab->record, groups[i], "started", NULL);
+		gboolean ns_up = ns && netns_exists(ns);
+		gboolean running = started && process_start_time(pid) == started;
+		g_autofree char *server = !serves ? g_strdup("-")
+		                          : running ? g_strdup_printf("pid %d running", (int)pid)
+		                                    : g_strdup("not running");
+		printf("  %-20s %-28s %-10s %-16s %s\n", groups[i] + 5, ns ? ns : "?", ns_up ? "up" : "missing",
+		       addr ? addr : "?", server);
+		total++;
+		if (ns_up && (!serves || running))
+			up++;
+	}
+	printf("mailsim lab: %u of %u hosts up\n", up, total);
+	lab_close(lab);
+	return up == total && sw && netns_exists(sw) ? 0 : 1;
+}
+
+int ms_cmd_lab(int argc, char **argv)
+{
+	char *state = NULL, *prefix = NULL, *ip = NULL;
+	gboolean plaintext = FALSE, no_fsync = FALSE, verbose = FALSE;
+	GOptionEntry entries[] = {
+		{ "state", 0, 0, G_OPTION_ARG_FILENAME, &state,
+		  "Where the record, the logs and each host's files live (" LAB_DEFAULT_STATE ")", "DIR" },
+		{ "prefix", 0, 0, G_OPTION_ARG_STRING, &prefix,
+		  "up: start of every namespace name (" LAB_DEFAULT_PREFIX "), " LAB_DEFAULT_PREFIX "...", "PREFIX" },
+		{ "allow-plaintext-auth", 0, 0, G_OPTION_ARG_NONE, &plaintext,
+		  "up: servers accept passwords before STARTTLS", NULL },
+		{ "no-fsync", 0, 0, G_OPTION_ARG_NONE, &no_fsync, "up: servers do not sync files (faster, unsafe)", NULL },
+		{ "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Print every ip command", NULL },
+		{ NULL },
+	};
+	g_autoptr(GOptionContext) ctx = g_option_context_new("up [SCENARIO] | down | status - each host in its own network namespace");
+	g_option_context_add_main_entries(ctx, entries, NULL);
+	g_option_context_set_description(ctx,
+		"up makes a namespace per host of SCENARIO (" LAB_DEFAULT_SCENARIO " by default) with its\n"
+		"address on eth0, joins them on a private bridge and runs each host's servers there\n"
+		"(mailsim serve --host).  Needs root.  docs/LAB.md tells more.\n"
+		"  sudo mailsim lab up -v\n"
+		"  sudo ip netns exec " LAB_DEFAULT_PREFIX "home-pc-alice dig @203.0.113.53 MX example.org\n"
+		"  sudo mailsim lab down");
+	g_autoptr(GError) error = NULL;
+	int rc = 2;
+	if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
+		fprintf(stderr, "mailsim lab: %s\n", error->message);
+		goto out;
+	}
+	const char *verb = argc >= 2 ? argv[1] : NULL;
+	const char *dir = state ? state : LAB_DEFAULT_STATE;
+	if (!verb || (strcmp(verb, "up") && strcmp(verb, "down") && strcmp(verb, "status")) ||
+	    argc > (strcmp(verb, "up") ? 2 : 3)) {
+		fprintf(stderr, "mailsim lab: say up [SCENARIO], down or status (mailsim lab --help)\n");
+		goto out;
+	}
+	if (prefix && !prefix_valid(prefix)) {
+		fprintf(stderr, "mailsim lab: --prefix: \"%s\" must start with " LAB_DEFAULT_PREFIX
+		        " and hold only a-z, 0-9 and -, at most %d characters\n", prefix, LAB_PREFIX_MAX);
+		goto out;
+	}
+	if (!strcmp(verb, "status")) {
+		rc = lab_status(dir);
+		goto out;
+	}
+	if (geteuid() != 0) {
+		fprintf(stderr, "mailsim lab: making and removing network namespaces needs root "
+		        "(CAP_SYS_ADMIN): sudo mailsim lab %s\n", verb);
+		rc = 1;
+		goto out;
+	}
+	ip = g_find_program_in_path("ip");
+	if (!ip) {
+		fprintf(stderr, "mailsim lab: the ip command is missing (Debian: apt-get install iproute2)\n");
+		rc = 1;
+		goto out;
+	}
+	rc = !strcmp(verb, "up")
+	     ? lab_up(argc == 3 ? argv[2] : LAB_DEFAULT_SCENARIO, dir, prefix ? prefix : LAB_DEFAULT_PREFIX,
+	              plaintext, no_fsync, verbose)
+	     : lab_down(dir, verbose);
+out:
+	g_free(state);
+	g_free(prefix);
+	g_free(ip);
+	return rc;
+}

@@ -70,6 +70,7 @@ struct Mta {
 	char        *mda_name;
 	char        *mda_address;
 	MsDnsDirectory *dns;
+	AuthsvcPool *authsvc;             /* connections to the MDA's account service, shared */
 	guint16      lmtp_port, authsvc_port, smtp_port, submission_port;
 	char        *listen_address;
 	GPtrArray   *local_domains;       /* char* */
@@ -160,7 +161,6 @@ static MsResolver *resolver_new(Mta *mta)
 typedef struct {
 	Mta           *mta;
 	gboolean       submission;
-	AuthsvcClient *auth;
 	MsResolver    *resolver;
 	int            ptr_state;   /* 0 not asked, 1 found, -1 none, -2 no answer */
 	char          *ptr_name;
@@ -169,17 +169,9 @@ typedef struct {
 static void session_free(gpointer data)
 {
 	Session *s = data;
-	authsvc_client_free(s->auth);
 	ms_resolver_free(s->resolver);
 	g_free(s->ptr_name);
 	g_free(s);
-}
-
-static AuthsvcClient *session_authsvc(Session *s, GError **error)
-{
-	if (!s->auth)
-		s->auth = authsvc_client_connect(s->mta->stack, s->mta->mda_address, s->mta->authsvc_port, error);
-	return s->auth;
 }
 
 static MsResolver *session_resolver(Session *s)
@@ -229,15 +221,10 @@ static int lk_exists(gpointer ud, const char *address)
 {
 	Session *s = ud;
 	g_autoptr(GError) err = NULL;
-	AuthsvcClient *c = session_authsvc(s, &err);
-	if (!c)
-		return -1;
-	switch (authsvc_client_rcpt(c, address, STEP_ASK_MDA_RCPT, NULL, &err)) {
+	switch (authsvc_pool_rcpt(s->mta->authsvc, address, STEP_ASK_MDA_RCPT, NULL, &err)) {
 	case AUTHSVC_OK: return 1;
 	case AUTHSVC_NO: return 0;
-	default:
-		g_clear_pointer(&s->auth, authsvc_client_free);   /* reconnect next time */
-		return -1;
+	default: return -1;
 	}
 }
 
@@ -247,13 +234,7 @@ static gboolean hook_auth(gpointer ud, SmtpSession *ss, const char *user, const 
 {
 	Session *s = ud;
 	g_autoptr(GError) err = NULL;
-	AuthsvcClient *c = session_authsvc(s, &err);
-	if (!c)
-		return FALSE;
-	AuthsvcResult r = authsvc_client_auth(c, user, password, STEP_ASK_MDA_AUTH, &err);
-	if (r == AUTHSVC_TEMPFAIL)
-		g_clear_pointer(&s->auth, authsvc_client_free);
-	return r == AUTHSVC_OK;
+	return authsvc_pool_auth(s->mta->authsvc, user, password, STEP_ASK_MDA_AUTH, &err) == AUTHSVC_OK;
 }
 
 static gboolean hook_rcpt(gpointer ud, SmtpSession *ss, const SmtpCommand *cmd, SmtpVerdict *v)
@@ -1089,6 +1070,7 @@ Mta *mta_new(MsStack *stack, const MtaConfig *cfg, GError **error)
 	                                           cfg->dns_port ? cfg->dns_port : 53, cfg->dns_server_name);
 	mta->lmtp_port = cfg->lmtp_port ? cfg->lmtp_port : MTA_LMTP_PORT;
 	mta->authsvc_port = cfg->authsvc_port ? cfg->authsvc_port : AUTHSVC_PORT;
+	mta->authsvc = authsvc_pool_new(stack, mta->mda_address, mta->authsvc_port);
 	mta->smtp_port = cfg->smtp_port ? cfg->smtp_port : MTA_SMTP_PORT;
 	mta->submission_port = cfg->submission_port;
 	mta->smtps_port = cfg->smtps_port;
@@ -1172,6 +1154,7 @@ void mta_stop(Mta *mta)
 		ms_listener_close(mta->l_smtps);
 	if (mta->qmgr)
 		ms_task_unpark(mta->qmgr);
+	authsvc_pool_close(mta->authsvc);
 	g_mutex_lock(&mta->qlock);
 	for (guint i = 0; i < mta->agents->len; i++)
 		ms_task_unpark(((Agent *)g_ptr_array_index(mta->agents, i))->task);
@@ -1204,6 +1187,7 @@ void mta_free(Mta *mta)
 	g_free(mta->mda_name);
 	g_free(mta->mda_address);
 	ms_dns_directory_unref(mta->dns);
+	authsvc_pool_free(mta->authsvc);
 	g_free(mta->listen_address);
 	g_free(mta);
 }

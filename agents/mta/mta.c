@@ -9,6 +9,7 @@
  * retries and RFC 3464 bounces.
  */
 #include "agents/mta/mta.h"
+#include "agents/mta/anvil.h"
 #include "agents/mta/policy.h"
 #include "agents/mta/queue.h"
 #include "agents/mta/smtp_client.h"
@@ -18,6 +19,7 @@
 #include "agents/common/group_commit.h"
 #include "agents/common/rfc5322.h"
 #include "net/resolver.h"
+#include "net/simnet.h"   /* ms_net_cidr_* */
 #include "sim/kernel/rng.h"
 
 #include <string.h>
@@ -77,6 +79,10 @@ struct Mta {
 	GPtrArray   *relay_domains;       /* char* */
 	Policy      *policy;              /* port 25 */
 	Policy      *submission_policy;   /* port 587 */
+	Anvil       *anvil;               /* connections per client and port */
+	guint        count_limit, rate_limit;   /* for the refusal's event; 0: none */
+	GPtrArray   *limit_exceptions;    /* char *: CIDRs the limits spare */
+	gboolean     limit_spares_mynetworks;
 	MtaQueue    *queue;
 	GMutex       qlock;               /* the queue and the fields below are shared by
 	                                     sessions, the queue manager and the agents */
@@ -161,6 +167,8 @@ static MsResolver *resolver_new(Mta *mta)
 typedef struct {
 	Mta           *mta;
 	gboolean       submission;
+	AnvilVerdict   limit;       /* whether the client is over a connection limit */
+	guint          count, rate; /* what anvil counted for it */
 	MsResolver    *resolver;
 	int            ptr_state;   /* 0 not asked, 1 found, -1 none, -2 no answer */
 	char          *ptr_name;
@@ -229,6 +237,27 @@ static int lk_exists(gpointer ud, const char *address)
 }
 
 static const PolicyLookups lookups = { lk_local, lk_relay, lk_rbl, lk_ptr, lk_exists };
+
+/* A client over its connection limit gets Postfix's 421 instead of the
+ * greeting, and the session ends. */
+static gboolean hook_connect(gpointer ud, SmtpSession *ss, SmtpVerdict *v)
+{
+	Session *s = ud;
+	if (s->limit == ANVIL_OK)
+		return TRUE;
+	Mta *mta = s->mta;
+	const char *addr = smtp_session_client_address(ss);
+	if (s->limit == ANVIL_TOO_MANY)
+		ms_conn_emit(smtp_session_conn(ss), MS_EV_REFUSE,
+		             "connection concurrency limit exceeded: %u from %s (smtpd_client_connection_count_limit = %u)",
+		             s->count, addr, mta->count_limit);
+	else
+		ms_conn_emit(smtp_session_conn(ss), MS_EV_REFUSE,
+		             "connection rate limit exceeded: %u from %s in %d s (smtpd_client_connection_rate_limit = %u)",
+		             s->rate, addr, (int)(ANVIL_RATE_TIME_UNIT / G_USEC_PER_SEC), mta->rate_limit);
+	smtp_verdict_set(v, 421, "4.7.0", NULL, "%s Error: too many connections from %s", mta->hostname, addr);
+	return FALSE;
+}
 
 static gboolean hook_auth(gpointer ud, SmtpSession *ss, const char *user, const char *password)
 {
@@ -379,6 +408,7 @@ static gboolean hook_data(gpointer ud, SmtpSession *ss, GString *message, SmtpVe
 }
 
 static const SmtpServerHooks hooks = {
+	.connect = hook_connect,
 	.auth = hook_auth,
 	.rcpt = hook_rcpt,
 	.data = hook_data,
@@ -391,6 +421,9 @@ typedef struct {
 	MsConn *conn;
 	gboolean submission;
 	gboolean implicit_tls;   /* port 465: TLS before the greeting (RFC 8314) */
+	char    *client_key;     /* "PORT/ADDRESS" as anvil counts it; NULL: not counted */
+	AnvilVerdict limit;
+	guint    count, rate;
 } SessionStart;
 
 static void session_task(gpointer data)
@@ -399,13 +432,31 @@ static void session_task(gpointer data)
 	Session *s = g_new0(Session, 1);
 	s->mta = st->mta;
 	s->submission = st->submission;
+	s->limit = st->limit;
+	s->count = st->count;
+	s->rate = st->rate;
 	const SmtpServerConfig *cfg = st->submission ? &st->mta->submission : &st->mta->smtpd;
 	if (!st->implicit_tls || ms_conn_starttls(st->conn, st->mta->tls_cert, NULL))
 		smtp_server_run(st->conn, cfg, &hooks, s);
 	session_free(s);
+	if (st->client_key && st->limit == ANVIL_OK)
+		anvil_disconnect(st->mta->anvil, st->client_key);
 	ms_conn_unref(st->conn);
 	g_atomic_int_dec_and_test(&st->mta->tasks);
+	g_free(st->client_key);
 	g_free(st);
+}
+
+/* Are the connection limits for this client?  Not for the exceptions
+ * (Postfix's smtpd_client_event_limit_exceptions, by default mynetworks). */
+static gboolean limits_apply(Mta *mta, const char *address)
+{
+	if (mta->limit_spares_mynetworks && policy_in_mynetworks(mta->policy, address))
+		return FALSE;
+	for (guint i = 0; i < mta->limit_exceptions->len; i++)
+		if (ms_net_cidr_match(g_ptr_array_index(mta->limit_exceptions, i), address))
+			return FALSE;
+	return TRUE;
 }
 
 typedef struct {
@@ -427,6 +478,13 @@ static void listener_task(gpointer data)
 		st->conn = c;
 		st->submission = li->submission;
 		st->implicit_tls = li->implicit_tls;
+		/* counted here, in the order clients came, and judged by the session */
+		const char *addr = ms_conn_peer_address(c);
+		if ((li->mta->count_limit || li->mta->rate_limit) && limits_apply(li->mta, addr)) {
+			st->client_key = g_strdup_printf("%u/%s", ms_conn_local_port(c), addr);
+			st->limit = anvil_connect(li->mta->anvil, st->client_key, ms_sched_now(li->mta->sched),
+			                          &st->count, &st->rate);
+		}
 		g_autofree char *name = g_strdup_printf("smtpd@%s#%u", li->mta->hostname, ++li->mta->sessions);
 		g_atomic_int_inc(&li->mta->tasks);
 		ms_task_spawn(li->mta->sched, name, session_task, st);
@@ -1050,6 +1108,23 @@ Mta *mta_new(MsStack *stack, const MtaConfig *cfg, GError **error)
 		g_propagate_prefixed_error(error, g_steal_pointer(&err), "%s: submission: ", cfg->hostname);
 		return NULL;
 	}
+	g_autoptr(GPtrArray) exceptions = split_words(cfg->client_event_limit_exceptions ? cfg->client_event_limit_exceptions
+	                                                                              : "$mynetworks");
+	gboolean spare_mynetworks = FALSE;
+	for (guint i = 0; i < exceptions->len; i++) {
+		const char *w = g_ptr_array_index(exceptions, i);
+		if (!strcmp(w, "$mynetworks")) {
+			spare_mynetworks = TRUE;
+			g_ptr_array_remove_index(exceptions, i--);
+		} else if (!ms_net_cidr_valid(w)) {
+			g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+			            "%s: smtpd_client_event_limit_exceptions: \"%s\" is not an address, a CIDR range "
+			            "like 192.0.2.0/24 or $mynetworks", cfg->hostname, w);
+			policy_free(policy);
+			policy_free(subpolicy);
+			return NULL;
+		}
+	}
 	g_autofree char *qdir = g_build_filename(cfg->state_dir, "queue", NULL);
 	g_autoptr(GPtrArray) notes = NULL;
 	MtaQueue *q = mta_queue_open(qdir, cfg->fsync, &notes, error);
@@ -1080,6 +1155,13 @@ Mta *mta_new(MsStack *stack, const MtaConfig *cfg, GError **error)
 	mta->relay_domains = split_words(cfg->relay_domains);
 	mta->policy = policy;
 	mta->submission_policy = subpolicy;
+	mta->count_limit = cfg->client_connection_count_limit == MTA_NO_LIMIT ? 0
+	                   : cfg->client_connection_count_limit ? cfg->client_connection_count_limit
+	                   : ANVIL_DEFAULT_COUNT_LIMIT;
+	mta->rate_limit = cfg->client_connection_rate_limit == MTA_NO_LIMIT ? 0 : cfg->client_connection_rate_limit;
+	mta->anvil = anvil_new(mta->count_limit, mta->rate_limit, ANVIL_RATE_TIME_UNIT);
+	mta->limit_exceptions = g_steal_pointer(&exceptions);
+	mta->limit_spares_mynetworks = spare_mynetworks;
 	mta->queue = q;
 	mta_queue_set_recycle(q, TRUE);   /* delivered files are written over by new mail */
 	g_mutex_init(&mta->qlock);
@@ -1108,6 +1190,7 @@ Mta *mta_new(MsStack *stack, const MtaConfig *cfg, GError **error)
 		sc->offer_auth = TRUE;   /* Postfix offers AUTH on 25 too when enabled */
 		sc->tls_cert = cfg->tls_cert;
 		sc->auth_needs_tls = cfg->auth_needs_tls;
+		sc->idle_timeout = cfg->smtpd_timeout;
 		memcpy(sc->steps, i ? submission_steps : inbound_steps, sizeof sc->steps);
 	}
 	for (guint i = 0; notes && i < notes->len; i++) {
@@ -1177,6 +1260,8 @@ void mta_free(Mta *mta)
 	g_ptr_array_unref(mta->idle);
 	policy_free(mta->policy);
 	policy_free(mta->submission_policy);
+	anvil_free(mta->anvil);
+	g_ptr_array_free(mta->limit_exceptions, TRUE);
 	ms_rng_free(mta->rng);
 	g_mutex_clear(&mta->qlock);
 	g_mutex_clear(&mta->rng_lock);

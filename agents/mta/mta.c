@@ -87,7 +87,7 @@ struct Mta {
 	GMutex       qlock;               /* the queue and the fields below are shared by
 	                                     sessions, the queue manager and the agents */
 	gboolean     fsync;
-	GroupCommit *arrivals;            /* sessions' messages: one commit for many */
+	GroupCommit *queue_syncs;         /* arrivals and removals: one directory fsync for many */
 	GQueue      *ready;               /* Job *: due, waiting for a delivery agent */
 	GHashTable  *busy;                /* ids (owned) waiting in ready or being delivered */
 	GPtrArray   *agents;              /* Agent *: the helper delivery tasks */
@@ -319,20 +319,28 @@ static void prepend_received(Session *s, SmtpSession *ss, const char *id, GStrin
  * writes and syncs its own files (all sessions at once), then joins the
  * group commit: one rename round and one directory fsync for every session
  * that finished DATA meanwhile, each answered once the commit that covers
- * its message has succeeded. */
+ * its message has succeeded.  A delivery agent that removed a delivered
+ * message joins the same group: the directory fsync that makes new
+ * messages durable makes the removals durable too. */
 
 typedef struct {
-	MtaQueueArrival *arrival;
-	GError          *error;   /* why the commit failed */
+	MtaQueueArrival *arrival;   /* NULL: a removal, waiting for the directory sync */
+	GError          *error;     /* why the commit failed */
 } Arriving;
 
-static void arrivals_commit(gpointer *items, guint n, gpointer user_data)
+static void queue_syncs_commit(gpointer *items, guint n, gpointer user_data)
 {
+	Mta *mta = user_data;
 	g_autofree MtaQueueArrival **arrivals = g_new(MtaQueueArrival *, n);
+	guint n_arrivals = 0;
 	for (guint i = 0; i < n; i++)
-		arrivals[i] = ((Arriving *)items[i])->arrival;
+		if (((Arriving *)items[i])->arrival)
+			arrivals[n_arrivals++] = ((Arriving *)items[i])->arrival;
 	g_autoptr(GError) err = NULL;
-	if (mta_queue_arrivals_commit(arrivals, n, &err))
+	/* arrivals_commit syncs the directory once it renamed; removals alone
+	 * need that sync by itself */
+	if (n_arrivals ? mta_queue_arrivals_commit(arrivals, n_arrivals, &err)
+	               : durable_sync_dir(mta_queue_get_dir(mta->queue), &err))
 		return;
 	for (guint i = 0; i < n; i++)
 		((Arriving *)items[i])->error = g_error_copy(err);
@@ -349,7 +357,7 @@ static gboolean queue_durably(Mta *mta, const MtaQueueIncoming *in, GError **err
 	g_mutex_unlock(&mta->qlock);
 	if (!a.arrival)
 		return FALSE;
-	if (mta_queue_arrival_write(a.arrival, &a.error) && !group_commit_join(mta->arrivals, &a) && !a.error)
+	if (mta_queue_arrival_write(a.arrival, &a.error) && !group_commit_join(mta->queue_syncs, &a) && !a.error)
 		g_set_error(&a.error, G_IO_ERROR, G_IO_ERROR_CANCELLED, "the server is shutting down");
 	g_mutex_lock(&mta->qlock);
 	MtaQueueEntry *e = mta_queue_arrival_finish(mta->queue, a.arrival);
@@ -936,8 +944,13 @@ static gboolean deliver_entry(Agent *ag, MtaQueueEntry *e, gboolean flush)
 		note(mta, MS_EV_ERROR, NULL, "smtp", NULL, "updating %s in the queue: %s", eid, err->message);
 	}
 	g_mutex_unlock(&mta->qlock);
-	if (removed && mta->fsync && !durable_sync_dir(mta_queue_get_dir(mta->queue), &err))
-		note(mta, MS_EV_ERROR, NULL, "smtp", NULL, "removing %s from the queue: %s", eid, err->message);
+	if (removed && mta->fsync) {
+		Arriving removal = { NULL, NULL };
+		if (group_commit_join(mta->queue_syncs, &removal) && removal.error)
+			note(mta, MS_EV_ERROR, NULL, "smtp", NULL, "removing %s from the queue: %s", eid,
+			     removal.error->message);
+		g_clear_error(&removal.error);
+	}
 
 	for (guint i = 0; i < all->len; i++) {
 		Outcome *o = g_ptr_array_index(all, i);
@@ -1166,7 +1179,7 @@ Mta *mta_new(MsStack *stack, const MtaConfig *cfg, GError **error)
 	mta_queue_set_recycle(q, TRUE);   /* delivered files are written over by new mail */
 	g_mutex_init(&mta->qlock);
 	mta->fsync = cfg->fsync;
-	mta->arrivals = group_commit_new(arrivals_commit, mta);
+	mta->queue_syncs = group_commit_new(queue_syncs_commit, mta);
 	mta->ready = g_queue_new();
 	mta->busy = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	mta->agents = g_ptr_array_new();
@@ -1253,7 +1266,7 @@ void mta_free(Mta *mta)
 	ms_listener_free(mta->l_smtps);
 	g_clear_object(&mta->tls_cert);
 	mta_queue_free(mta->queue);
-	group_commit_free(mta->arrivals);
+	group_commit_free(mta->queue_syncs);
 	g_queue_free_full(mta->ready, (GDestroyNotify)job_free);
 	g_hash_table_unref(mta->busy);
 	g_ptr_array_unref(mta->agents);   /* each agent frees itself as it ends */

@@ -13,7 +13,9 @@ without -d) to three servers on loopback, in the same run:
 
 A mail system's clock stops when the last message is a file in the
 recipient's Maildir new/; the sink's when smtp-source is done.  Each figure
-is the median of RUNS runs (rounds interleave the three servers).  Every
+is the median of RUNS runs (rounds interleave the three servers).  Each
+mailsim run also shows the CPU time mailsim spent per message, a steadier
+figure than the rate on a machine others share.  Every
 server runs from build/bench/mta/ with its own configuration, spool and
 ports; nothing under /etc is changed, and each is stopped by its pid.
 
@@ -219,6 +221,12 @@ class Mailsim(Server):
             stop_pid(self.proc.pid, self.name)
             self.proc = None
             self.out.close()
+
+    def cpu_seconds(self):
+        """User plus system time mailsim has used (all its threads)."""
+        with open(f"/proc/{self.proc.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class PostfixDovecot(Server):
@@ -444,10 +452,14 @@ def main():
                 send(s, args.warmup, min(args.sessions, args.warmup), args.size)
         for run in range(args.runs):
             for s in servers:
+                cpu0 = s.cpu_seconds() if hasattr(s, "cpu_seconds") else None
                 secs, accepted, n = send(s, args.messages, args.sessions, args.size)
                 rate = n / secs
                 results[s.name].append(rate)
                 tail = f"   (all accepted after {accepted:.2f} s)" if s.maildir else ""
+                if cpu0 is not None:
+                    # CPU per message: steadier than the rate on a machine others share
+                    tail += f", CPU {1e6 * (s.cpu_seconds() - cpu0) / n:.0f} us/msg"
                 log(f"  run {run + 1}: {s.name:16s} {n} messages in {secs:6.2f} s = {rate:7.0f} msg/s{tail}")
     finally:
         for s in started:

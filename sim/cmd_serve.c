@@ -177,6 +177,9 @@ int ms_cmd_serve(int argc, char **argv)
 	Ports p = { 2525, 2587, 2465, 2143, 2993, 2110, 2995, 5353, 2424, 2345 };
 	gboolean demo = FALSE, no_demo = FALSE, fsync_off = FALSE, plaintext = FALSE;
 	char *cert_file = NULL, *key_file = NULL, *host = NULL;
+	/* Postfix's smtpd limits; -1: not given */
+	gint conn_count = -1, conn_rate = -1, smtpd_timeout = -1;
+	char *limit_exceptions = NULL;
 	GOptionEntry entries[] = {
 		{ "host", 0, 0, G_OPTION_ARG_STRING, &host,
 		  "Serve only this host of SCENARIO, at its address and standard ports (lab mode)", "NAME" },
@@ -198,6 +201,13 @@ int ms_cmd_serve(int argc, char **argv)
 		{ "demo-accounts", 0, 0, G_OPTION_ARG_NONE, &demo, "Create the demo accounts even beyond loopback", NULL },
 		{ "no-demo-accounts", 0, 0, G_OPTION_ARG_NONE, &no_demo, "Do not create the demo accounts", NULL },
 		{ "no-fsync", 0, 0, G_OPTION_ARG_NONE, &fsync_off, "Do not sync files before acknowledging (faster, unsafe)", NULL },
+		{ "smtpd-client-connection-count-limit", 0, 0, G_OPTION_ARG_INT, &conn_count,
+		  "SMTP sessions at once from one client (50; 0: no limit)", "N" },
+		{ "smtpd-client-connection-rate-limit", 0, 0, G_OPTION_ARG_INT, &conn_rate,
+		  "SMTP connections a minute from one client (0: no limit)", "N" },
+		{ "smtpd-client-event-limit-exceptions", 0, 0, G_OPTION_ARG_STRING, &limit_exceptions,
+		  "Clients the two limits spare ($mynetworks: 127.0.0.1)", "CIDRS" },
+		{ "smtpd-timeout", 0, 0, G_OPTION_ARG_INT, &smtpd_timeout, "Seconds the SMTP server waits for a client (300)", "S" },
 		{ NULL },
 	};
 	g_autoptr(GOptionContext) ctx = g_option_context_new("[SCENARIO --host NAME] - the course's mail system on real sockets");
@@ -230,7 +240,8 @@ int ms_cmd_serve(int argc, char **argv)
 		HostServe hs = { .scenario = argc == 2 ? argv[1] : "builtin:course.scn", .host = host,
 		                 .state = state ? state : "./mailsim-data", .cert_file = cert_file,
 		                 .key_file = key_file, .plaintext = plaintext, .fsync_off = fsync_off };
-		int hrc = serve_host(&hs);
+		int hrc = serve_host(&hs);   /* its limits are the scenario's settings */
+		g_free(limit_exceptions);
 		g_free(host);
 		g_free(state);
 		g_free(cert_file);
@@ -243,6 +254,10 @@ int ms_cmd_serve(int argc, char **argv)
 			fprintf(stderr, "mailsim serve: ports are 0..65535\n");
 			return 2;
 		}
+	if (conn_count < -1 || conn_rate < -1 || smtpd_timeout == 0 || smtpd_timeout < -1) {
+		fprintf(stderr, "mailsim serve: limits are 0 or more, the time-out 1 s or more\n");
+		return 2;
+	}
 	const char *addr = listen ? listen : "127.0.0.1";
 	const char *dir = state ? state : "./mailsim-data";
 	gboolean loopback = g_str_has_prefix(addr, "127.") || !strcmp(addr, "::1");
@@ -311,7 +326,11 @@ int ms_cmd_serve(int argc, char **argv)
 	                 .mydestination = "example.org example.com", .mynetworks = "127.0.0.1/32",
 	                 .dns = dirdns, .mda_address = addr, .lmtp_port = (guint16)p.lmtp,
 	                 .authsvc_port = (guint16)p.auth, .mda_name = "mda", .seed = seed,
-	                 .epoch_us = dc.epoch_us };
+	                 .epoch_us = dc.epoch_us,
+	                 .client_connection_count_limit = conn_count < 0 ? 0 : conn_count == 0 ? MTA_NO_LIMIT : (guint)conn_count,
+	                 .client_connection_rate_limit = conn_rate <= 0 ? 0 : (guint)conn_rate,
+	                 .client_event_limit_exceptions = limit_exceptions,
+	                 .smtpd_timeout = smtpd_timeout < 0 ? 0 : smtpd_timeout * MS_SECOND };
 	mta = mta_new(st, &mc, &error);
 	if (!mta)
 		goto fail;
@@ -370,6 +389,7 @@ out:
 	g_clear_object(&cert);
 	g_free(cert_file);
 	g_free(key_file);
+	g_free(limit_exceptions);
 	ms_stack_unref(st);
 	ms_stack_unref(mda_st);
 	ms_stack_unref(mra_st);

@@ -72,6 +72,10 @@ static const struct {
 	{ "smtpd_recipient_restrictions", SET_STRING, "the RCPT policy on port 25" },
 	{ "submission_recipient_restrictions", SET_STRING, "the RCPT policy on port 587 (mailsim)" },
 	{ "message_size_limit", SET_NUMBER, "largest message in bytes" },
+	{ "smtpd_client_connection_count_limit", SET_NUMBER, "SMTP sessions at once from one client (0: no limit)" },
+	{ "smtpd_client_connection_rate_limit", SET_NUMBER, "SMTP connections a minute from one client (0: no limit)" },
+	{ "smtpd_client_event_limit_exceptions", SET_STRING, "clients spared those limits ($mynetworks)" },
+	{ "smtpd_timeout", SET_DURATION, "how long the SMTP server waits for a client" },
 	{ "minimal_backoff_time", SET_DURATION, "first retry delay" },
 	{ "maximal_backoff_time", SET_DURATION, "longest retry delay" },
 	{ "maximal_queue_lifetime", SET_DURATION, "when a deferred message bounces" },
@@ -157,6 +161,13 @@ static gboolean setting_bool(const Scenario *scn, const char *host, const char *
 {
 	const char *v = setting(scn, host, name);
 	return v ? !g_ascii_strcasecmp(v, "yes") : dflt;
+}
+
+/* A Postfix limit: a count, 0 for none. */
+static guint setting_limit(const char *v)
+{
+	guint64 n = g_ascii_strtoull(v, NULL, 10);
+	return n == 0 || n >= MTA_NO_LIMIT ? MTA_NO_LIMIT : (guint)n;
 }
 
 /* ---- building ---------------------------------------------------------- */
@@ -313,6 +324,8 @@ static gboolean build_mail(MsWorld *w, GError **error)
 			g_autofree char *domains = local_domains(scn, name);
 			g_autofree char *mynetworks = g_strdup_printf("127.0.0.0/8 %s/32", n->h->address);
 			const char *size = setting(scn, name, "message_size_limit");
+			const char *count = setting(scn, name, "smtpd_client_connection_count_limit");
+			const char *rate = setting(scn, name, "smtpd_client_connection_rate_limit");
 			g_autofree char *mda_name = g_strdup_printf("mda@%s", name);
 			MtaConfig mc = {
 				.hostname = setting(scn, name, "myhostname") ? setting(scn, name, "myhostname") : name,
@@ -332,6 +345,10 @@ static gboolean build_mail(MsWorld *w, GError **error)
 				.queue_lifetime = setting_duration(scn, name, "maximal_queue_lifetime"),
 				.epoch_us = w->epoch_us, .seed = w->seed,
 				.message_size_limit = size ? g_ascii_strtoull(size, NULL, 10) : 0,
+				.client_connection_count_limit = !count ? 0 : setting_limit(count),
+				.client_connection_rate_limit = !rate ? 0 : setting_limit(rate),
+				.client_event_limit_exceptions = setting(scn, name, "smtpd_client_event_limit_exceptions"),
+				.smtpd_timeout = setting_duration(scn, name, "smtpd_timeout"),
 			};
 			n->mta = mta_new(n->stack, &mc, error);
 			if (!n->mta) {

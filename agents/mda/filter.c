@@ -359,7 +359,7 @@ gboolean filter_virus_scan(const char *msg, gsize len, FilterVirusResult *result
 /* ======================================================================== */
 
 /* Words (and phrases) spam uses and mail between people rarely does.
- * Matched case-insensitively as whole words. */
+ * Matched case-insensitively as whole words; written in lower case. */
 static const char *const filter_spam_words[] = {
 	"viagra", "cialis", "lottery", "winner", "act now", "free money", "bitcoin",
 	"click here", "casino", "claim your prize", "million dollars", "risk free",
@@ -380,43 +380,79 @@ static gboolean is_word_char(char c)
 	return g_ascii_isalnum(c);
 }
 
-/* Is word in text[0, len) as a whole word, ignoring ASCII case? */
-static gboolean contains_word(const char *text, gsize len, const char *word)
+/* What the word scan looks up per octet, made once: a table lookup instead
+ * of a call (the body scan runs for every message delivered). */
+G_STATIC_ASSERT(G_N_ELEMENTS(filter_spam_words) <= 32);
+typedef struct {
+	guint8  lower[256];      /* ASCII lower case of each octet; others as they are */
+	guint32 by_first[256];   /* bit w: filter_spam_words[w] starts with this octet */
+	gsize   len[G_N_ELEMENTS(filter_spam_words)];
+} WordTable;
+
+static const WordTable *word_table(void)
 {
-	gsize wlen = strlen(word);
-	for (gsize i = 0; i + wlen <= len; i++) {
-		if (g_ascii_tolower(text[i]) != g_ascii_tolower(word[0]))
-			continue;
-		if (i > 0 && is_word_char(text[i - 1]))
-			continue;
-		if (i + wlen < len && is_word_char(text[i + wlen]))
-			continue;
-		gsize k = 1;
-		while (k < wlen && g_ascii_tolower(text[i + k]) == g_ascii_tolower(word[k]))
-			k++;
-		if (k == wlen)
-			return TRUE;
+	static WordTable t;
+	static gsize ready = 0;
+	if (g_once_init_enter(&ready)) {
+		for (guint i = 0; i < 256; i++)
+			t.lower[i] = (guint8)g_ascii_tolower((gchar)i);
+		for (guint w = 0; w < G_N_ELEMENTS(filter_spam_words); w++) {
+			const char *word = filter_spam_words[w];
+			t.len[w] = strlen(word);
+			for (gsize k = 0; k < t.len[w]; k++)
+				g_assert(t.lower[(guint8)word[k]] == (guint8)word[k]);   /* the table is lower case */
+			t.by_first[(guint8)word[0]] |= 1u << w;
+		}
+		g_once_init_leave(&ready, 1);
 	}
-	return FALSE;
+	return &t;
+}
+
+/* Which spam words are in text[0, len) as whole words, ignoring ASCII
+ * case: bit w for filter_spam_words[w].  One pass over the text; where a
+ * word may start, only the words with that first letter are compared. */
+static guint32 spam_words_found(const char *text, gsize len)
+{
+	const WordTable *tb = word_table();
+	const guint8 *t = (const guint8 *)text;
+	guint32 found = 0;
+	for (gsize i = 0; i < len; i++) {
+		guint32 cand = tb->by_first[tb->lower[t[i]]] & ~found;
+		if (!cand || (i > 0 && is_word_char((char)t[i - 1])))
+			continue;
+		for (; cand; cand &= cand - 1) {
+			guint w = (guint)__builtin_ctz(cand);
+			const guint8 *word = (const guint8 *)filter_spam_words[w];
+			gsize n = tb->len[w];
+			if (i + n > len || (i + n < len && is_word_char((char)t[i + n])))
+				continue;
+			gsize k = 1;
+			while (k < n && tb->lower[t[i + k]] == word[k])
+				k++;
+			if (k == n)
+				found |= 1u << w;
+		}
+	}
+	return found;
 }
 
 /* "where contains "lottery", "winner"", or NULL if no spam word is there. */
 static char *spam_words_in(const char *where, const char *text, gsize len)
 {
-	GString *found = NULL;
+	guint32 found = spam_words_found(text, len);
+	if (!found)
+		return NULL;
+	GString *out = g_string_new(where);
 	guint n = 0;
 	for (gsize i = 0; i < G_N_ELEMENTS(filter_spam_words); i++) {
-		if (!contains_word(text, len, filter_spam_words[i]))
+		if (!(found & (1u << i)))
 			continue;
-		if (!found)
-			found = g_string_new(where);
 		if (n++ < FILTER_EXPLAIN_MAX_WORDS)
-			g_string_append_printf(found, "%s \"%s\"", n > 1 ? "," : " contains",
-			                       filter_spam_words[i]);
+			g_string_append_printf(out, "%s \"%s\"", n > 1 ? "," : " contains", filter_spam_words[i]);
 	}
-	if (found && n > FILTER_EXPLAIN_MAX_WORDS)
-		g_string_append(found, ", ...");
-	return found ? g_string_free(found, FALSE) : NULL;
+	if (n > FILTER_EXPLAIN_MAX_WORDS)
+		g_string_append(out, ", ...");
+	return g_string_free(out, FALSE);
 }
 
 static char *rule_rbl(const FilterMail *mail)

@@ -73,6 +73,7 @@ struct Mra {
 	char        *listen_address;
 	char        *authsvc_address;
 	guint16      imap_port, pop3_port, authsvc_port;
+	AuthsvcPool *authsvc;          /* connections to the account service, shared by sessions */
 	gboolean     fsync;
 	guint64      seed;
 	gint64       epoch_us;
@@ -132,6 +133,7 @@ Mra *mra_new(MsStack *stack, const MraConfig *cfg, GError **error)
 	mra->imap_port = cfg->imap_port ? cfg->imap_port : MRA_IMAP_PORT;
 	mra->pop3_port = cfg->pop3_port ? cfg->pop3_port : MRA_POP3_PORT;
 	mra->authsvc_port = cfg->authsvc_port ? cfg->authsvc_port : AUTHSVC_PORT;
+	mra->authsvc = authsvc_pool_new(stack, mra->authsvc_address, mra->authsvc_port);
 	mra->fsync = cfg->fsync;
 	mra->seed = cfg->seed;
 	mra->epoch_us = cfg->epoch_us ? cfg->epoch_us : MRA_DEFAULT_EPOCH_US;
@@ -256,6 +258,7 @@ void mra_stop(Mra *mra)
 		ms_listener_close(mra->l_imaps);
 	if (mra->l_pop3s)
 		ms_listener_close(mra->l_pop3s);
+	authsvc_pool_close(mra->authsvc);
 }
 
 static void mailbox_free(MraMailbox *mb);
@@ -286,6 +289,7 @@ void mra_free(Mra *mra)
 	g_free(mra->mail_dir);
 	g_free(mra->listen_address);
 	g_free(mra->authsvc_address);
+	authsvc_pool_free(mra->authsvc);
 	g_free(mra);
 }
 
@@ -304,12 +308,7 @@ gint64 mra_idle_rescan(Mra *mra) { return mra->idle_rescan; }
 
 AuthsvcResult mra_authenticate(Mra *mra, const char *user, const char *password, GError **error)
 {
-	AuthsvcClient *c = authsvc_client_connect(mra->stack, mra->authsvc_address, mra->authsvc_port, error);
-	if (!c)
-		return AUTHSVC_TEMPFAIL;
-	AuthsvcResult r = authsvc_client_auth(c, user, password, mra_action_step(MRA_ACTION_RETRIEVE), error);
-	authsvc_client_free(c);
-	return r;
+	return authsvc_pool_auth(mra->authsvc, user, password, mra_action_step(MRA_ACTION_RETRIEVE), error);
 }
 
 /* UIDVALIDITY for a folder made now (RFC 3501 2.3.1.1: never reused for a

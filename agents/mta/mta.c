@@ -9,6 +9,7 @@
  * retries and RFC 3464 bounces.
  */
 #include "agents/mta/mta.h"
+#include "agents/mta/anvil.h"
 #include "agents/mta/policy.h"
 #include "agents/mta/queue.h"
 #include "agents/mta/smtp_client.h"
@@ -18,6 +19,7 @@
 #include "agents/common/group_commit.h"
 #include "agents/common/rfc5322.h"
 #include "net/resolver.h"
+#include "net/simnet.h"   /* ms_net_cidr_* */
 #include "sim/kernel/rng.h"
 
 #include <string.h>
@@ -70,17 +72,22 @@ struct Mta {
 	char        *mda_name;
 	char        *mda_address;
 	MsDnsDirectory *dns;
+	AuthsvcPool *authsvc;             /* connections to the MDA's account service, shared */
 	guint16      lmtp_port, authsvc_port, smtp_port, submission_port;
 	char        *listen_address;
 	GPtrArray   *local_domains;       /* char* */
 	GPtrArray   *relay_domains;       /* char* */
 	Policy      *policy;              /* port 25 */
 	Policy      *submission_policy;   /* port 587 */
+	Anvil       *anvil;               /* connections per client and port */
+	guint        count_limit, rate_limit;   /* for the refusal's event; 0: none */
+	GPtrArray   *limit_exceptions;    /* char *: CIDRs the limits spare */
+	gboolean     limit_spares_mynetworks;
 	MtaQueue    *queue;
 	GMutex       qlock;               /* the queue and the fields below are shared by
 	                                     sessions, the queue manager and the agents */
 	gboolean     fsync;
-	GroupCommit *arrivals;            /* sessions' messages: one commit for many */
+	GroupCommit *queue_syncs;         /* arrivals and removals: one directory fsync for many */
 	GQueue      *ready;               /* Job *: due, waiting for a delivery agent */
 	GHashTable  *busy;                /* ids (owned) waiting in ready or being delivered */
 	GPtrArray   *agents;              /* Agent *: the helper delivery tasks */
@@ -160,7 +167,8 @@ static MsResolver *resolver_new(Mta *mta)
 typedef struct {
 	Mta           *mta;
 	gboolean       submission;
-	AuthsvcClient *auth;
+	AnvilVerdict   limit;       /* whether the client is over a connection limit */
+	guint          count, rate; /* what anvil counted for it */
 	MsResolver    *resolver;
 	int            ptr_state;   /* 0 not asked, 1 found, -1 none, -2 no answer */
 	char          *ptr_name;
@@ -169,17 +177,9 @@ typedef struct {
 static void session_free(gpointer data)
 {
 	Session *s = data;
-	authsvc_client_free(s->auth);
 	ms_resolver_free(s->resolver);
 	g_free(s->ptr_name);
 	g_free(s);
-}
-
-static AuthsvcClient *session_authsvc(Session *s, GError **error)
-{
-	if (!s->auth)
-		s->auth = authsvc_client_connect(s->mta->stack, s->mta->mda_address, s->mta->authsvc_port, error);
-	return s->auth;
 }
 
 static MsResolver *session_resolver(Session *s)
@@ -229,31 +229,41 @@ static int lk_exists(gpointer ud, const char *address)
 {
 	Session *s = ud;
 	g_autoptr(GError) err = NULL;
-	AuthsvcClient *c = session_authsvc(s, &err);
-	if (!c)
-		return -1;
-	switch (authsvc_client_rcpt(c, address, STEP_ASK_MDA_RCPT, NULL, &err)) {
+	switch (authsvc_pool_rcpt(s->mta->authsvc, address, STEP_ASK_MDA_RCPT, NULL, &err)) {
 	case AUTHSVC_OK: return 1;
 	case AUTHSVC_NO: return 0;
-	default:
-		g_clear_pointer(&s->auth, authsvc_client_free);   /* reconnect next time */
-		return -1;
+	default: return -1;
 	}
 }
 
 static const PolicyLookups lookups = { lk_local, lk_relay, lk_rbl, lk_ptr, lk_exists };
 
+/* A client over its connection limit gets Postfix's 421 instead of the
+ * greeting, and the session ends. */
+static gboolean hook_connect(gpointer ud, SmtpSession *ss, SmtpVerdict *v)
+{
+	Session *s = ud;
+	if (s->limit == ANVIL_OK)
+		return TRUE;
+	Mta *mta = s->mta;
+	const char *addr = smtp_session_client_address(ss);
+	if (s->limit == ANVIL_TOO_MANY)
+		ms_conn_emit(smtp_session_conn(ss), MS_EV_REFUSE,
+		             "connection concurrency limit exceeded: %u from %s (smtpd_client_connection_count_limit = %u)",
+		             s->count, addr, mta->count_limit);
+	else
+		ms_conn_emit(smtp_session_conn(ss), MS_EV_REFUSE,
+		             "connection rate limit exceeded: %u from %s in %d s (smtpd_client_connection_rate_limit = %u)",
+		             s->rate, addr, (int)(ANVIL_RATE_TIME_UNIT / G_USEC_PER_SEC), mta->rate_limit);
+	smtp_verdict_set(v, 421, "4.7.0", NULL, "%s Error: too many connections from %s", mta->hostname, addr);
+	return FALSE;
+}
+
 static gboolean hook_auth(gpointer ud, SmtpSession *ss, const char *user, const char *password)
 {
 	Session *s = ud;
 	g_autoptr(GError) err = NULL;
-	AuthsvcClient *c = session_authsvc(s, &err);
-	if (!c)
-		return FALSE;
-	AuthsvcResult r = authsvc_client_auth(c, user, password, STEP_ASK_MDA_AUTH, &err);
-	if (r == AUTHSVC_TEMPFAIL)
-		g_clear_pointer(&s->auth, authsvc_client_free);
-	return r == AUTHSVC_OK;
+	return authsvc_pool_auth(s->mta->authsvc, user, password, STEP_ASK_MDA_AUTH, &err) == AUTHSVC_OK;
 }
 
 static gboolean hook_rcpt(gpointer ud, SmtpSession *ss, const SmtpCommand *cmd, SmtpVerdict *v)
@@ -309,20 +319,28 @@ static void prepend_received(Session *s, SmtpSession *ss, const char *id, GStrin
  * writes and syncs its own files (all sessions at once), then joins the
  * group commit: one rename round and one directory fsync for every session
  * that finished DATA meanwhile, each answered once the commit that covers
- * its message has succeeded. */
+ * its message has succeeded.  A delivery agent that removed a delivered
+ * message joins the same group: the directory fsync that makes new
+ * messages durable makes the removals durable too. */
 
 typedef struct {
-	MtaQueueArrival *arrival;
-	GError          *error;   /* why the commit failed */
+	MtaQueueArrival *arrival;   /* NULL: a removal, waiting for the directory sync */
+	GError          *error;     /* why the commit failed */
 } Arriving;
 
-static void arrivals_commit(gpointer *items, guint n, gpointer user_data)
+static void queue_syncs_commit(gpointer *items, guint n, gpointer user_data)
 {
+	Mta *mta = user_data;
 	g_autofree MtaQueueArrival **arrivals = g_new(MtaQueueArrival *, n);
+	guint n_arrivals = 0;
 	for (guint i = 0; i < n; i++)
-		arrivals[i] = ((Arriving *)items[i])->arrival;
+		if (((Arriving *)items[i])->arrival)
+			arrivals[n_arrivals++] = ((Arriving *)items[i])->arrival;
 	g_autoptr(GError) err = NULL;
-	if (mta_queue_arrivals_commit(arrivals, n, &err))
+	/* arrivals_commit syncs the directory once it renamed; removals alone
+	 * need that sync by itself */
+	if (n_arrivals ? mta_queue_arrivals_commit(arrivals, n_arrivals, &err)
+	               : durable_sync_dir(mta_queue_get_dir(mta->queue), &err))
 		return;
 	for (guint i = 0; i < n; i++)
 		((Arriving *)items[i])->error = g_error_copy(err);
@@ -339,7 +357,7 @@ static gboolean queue_durably(Mta *mta, const MtaQueueIncoming *in, GError **err
 	g_mutex_unlock(&mta->qlock);
 	if (!a.arrival)
 		return FALSE;
-	if (mta_queue_arrival_write(a.arrival, &a.error) && !group_commit_join(mta->arrivals, &a) && !a.error)
+	if (mta_queue_arrival_write(a.arrival, &a.error) && !group_commit_join(mta->queue_syncs, &a) && !a.error)
 		g_set_error(&a.error, G_IO_ERROR, G_IO_ERROR_CANCELLED, "the server is shutting down");
 	g_mutex_lock(&mta->qlock);
 	MtaQueueEntry *e = mta_queue_arrival_finish(mta->queue, a.arrival);
@@ -398,6 +416,7 @@ static gboolean hook_data(gpointer ud, SmtpSession *ss, GString *message, SmtpVe
 }
 
 static const SmtpServerHooks hooks = {
+	.connect = hook_connect,
 	.auth = hook_auth,
 	.rcpt = hook_rcpt,
 	.data = hook_data,
@@ -410,6 +429,9 @@ typedef struct {
 	MsConn *conn;
 	gboolean submission;
 	gboolean implicit_tls;   /* port 465: TLS before the greeting (RFC 8314) */
+	char    *client_key;     /* "PORT/ADDRESS" as anvil counts it; NULL: not counted */
+	AnvilVerdict limit;
+	guint    count, rate;
 } SessionStart;
 
 static void session_task(gpointer data)
@@ -418,13 +440,31 @@ static void session_task(gpointer data)
 	Session *s = g_new0(Session, 1);
 	s->mta = st->mta;
 	s->submission = st->submission;
+	s->limit = st->limit;
+	s->count = st->count;
+	s->rate = st->rate;
 	const SmtpServerConfig *cfg = st->submission ? &st->mta->submission : &st->mta->smtpd;
 	if (!st->implicit_tls || ms_conn_starttls(st->conn, st->mta->tls_cert, NULL))
 		smtp_server_run(st->conn, cfg, &hooks, s);
 	session_free(s);
+	if (st->client_key && st->limit == ANVIL_OK)
+		anvil_disconnect(st->mta->anvil, st->client_key);
 	ms_conn_unref(st->conn);
 	g_atomic_int_dec_and_test(&st->mta->tasks);
+	g_free(st->client_key);
 	g_free(st);
+}
+
+/* Are the connection limits for this client?  Not for the exceptions
+ * (Postfix's smtpd_client_event_limit_exceptions, by default mynetworks). */
+static gboolean limits_apply(Mta *mta, const char *address)
+{
+	if (mta->limit_spares_mynetworks && policy_in_mynetworks(mta->policy, address))
+		return FALSE;
+	for (guint i = 0; i < mta->limit_exceptions->len; i++)
+		if (ms_net_cidr_match(g_ptr_array_index(mta->limit_exceptions, i), address))
+			return FALSE;
+	return TRUE;
 }
 
 typedef struct {
@@ -446,6 +486,13 @@ static void listener_task(gpointer data)
 		st->conn = c;
 		st->submission = li->submission;
 		st->implicit_tls = li->implicit_tls;
+		/* counted here, in the order clients came, and judged by the session */
+		const char *addr = ms_conn_peer_address(c);
+		if ((li->mta->count_limit || li->mta->rate_limit) && limits_apply(li->mta, addr)) {
+			st->client_key = g_strdup_printf("%u/%s", ms_conn_local_port(c), addr);
+			st->limit = anvil_connect(li->mta->anvil, st->client_key, ms_sched_now(li->mta->sched),
+			                          &st->count, &st->rate);
+		}
 		g_autofree char *name = g_strdup_printf("smtpd@%s#%u", li->mta->hostname, ++li->mta->sessions);
 		g_atomic_int_inc(&li->mta->tasks);
 		ms_task_spawn(li->mta->sched, name, session_task, st);
@@ -898,8 +945,13 @@ static gboolean deliver_entry(Agent *ag, MtaQueueEntry *e, gboolean flush)
 		note(mta, MS_EV_ERROR, NULL, "smtp", NULL, "updating %s in the queue: %s", eid, err->message);
 	}
 	g_mutex_unlock(&mta->qlock);
-	if (removed && mta->fsync && !durable_sync_dir(mta_queue_get_dir(mta->queue), &err))
-		note(mta, MS_EV_ERROR, NULL, "smtp", NULL, "removing %s from the queue: %s", eid, err->message);
+	if (removed && mta->fsync) {
+		Arriving removal = { NULL, NULL };
+		if (group_commit_join(mta->queue_syncs, &removal) && removal.error)
+			note(mta, MS_EV_ERROR, NULL, "smtp", NULL, "removing %s from the queue: %s", eid,
+			     removal.error->message);
+		g_clear_error(&removal.error);
+	}
 
 	for (guint i = 0; i < all->len; i++) {
 		Outcome *o = g_ptr_array_index(all, i);
@@ -1083,6 +1135,23 @@ Mta *mta_new(MsStack *stack, const MtaConfig *cfg, GError **error)
 		g_propagate_prefixed_error(error, g_steal_pointer(&err), "%s: submission: ", cfg->hostname);
 		return NULL;
 	}
+	g_autoptr(GPtrArray) exceptions = split_words(cfg->client_event_limit_exceptions ? cfg->client_event_limit_exceptions
+	                                                                              : "$mynetworks");
+	gboolean spare_mynetworks = FALSE;
+	for (guint i = 0; i < exceptions->len; i++) {
+		const char *w = g_ptr_array_index(exceptions, i);
+		if (!strcmp(w, "$mynetworks")) {
+			spare_mynetworks = TRUE;
+			g_ptr_array_remove_index(exceptions, i--);
+		} else if (!ms_net_cidr_valid(w)) {
+			g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+			            "%s: smtpd_client_event_limit_exceptions: \"%s\" is not an address, a CIDR range "
+			            "like 192.0.2.0/24 or $mynetworks", cfg->hostname, w);
+			policy_free(policy);
+			policy_free(subpolicy);
+			return NULL;
+		}
+	}
 	g_autofree char *qdir = g_build_filename(cfg->state_dir, "queue", NULL);
 	g_autoptr(GPtrArray) notes = NULL;
 	MtaQueue *q = mta_queue_open(qdir, cfg->fsync, &notes, error);
@@ -1103,6 +1172,7 @@ Mta *mta_new(MsStack *stack, const MtaConfig *cfg, GError **error)
 	                                           cfg->dns_port ? cfg->dns_port : 53, cfg->dns_server_name);
 	mta->lmtp_port = cfg->lmtp_port ? cfg->lmtp_port : MTA_LMTP_PORT;
 	mta->authsvc_port = cfg->authsvc_port ? cfg->authsvc_port : AUTHSVC_PORT;
+	mta->authsvc = authsvc_pool_new(stack, mta->mda_address, mta->authsvc_port);
 	mta->smtp_port = cfg->smtp_port ? cfg->smtp_port : MTA_SMTP_PORT;
 	mta->submission_port = cfg->submission_port;
 	mta->smtps_port = cfg->smtps_port;
@@ -1112,11 +1182,18 @@ Mta *mta_new(MsStack *stack, const MtaConfig *cfg, GError **error)
 	mta->relay_domains = split_words(cfg->relay_domains);
 	mta->policy = policy;
 	mta->submission_policy = subpolicy;
+	mta->count_limit = cfg->client_connection_count_limit == MTA_NO_LIMIT ? 0
+	                   : cfg->client_connection_count_limit ? cfg->client_connection_count_limit
+	                   : ANVIL_DEFAULT_COUNT_LIMIT;
+	mta->rate_limit = cfg->client_connection_rate_limit == MTA_NO_LIMIT ? 0 : cfg->client_connection_rate_limit;
+	mta->anvil = anvil_new(mta->count_limit, mta->rate_limit, ANVIL_RATE_TIME_UNIT);
+	mta->limit_exceptions = g_steal_pointer(&exceptions);
+	mta->limit_spares_mynetworks = spare_mynetworks;
 	mta->queue = q;
 	mta_queue_set_recycle(q, TRUE);   /* delivered files are written over by new mail */
 	g_mutex_init(&mta->qlock);
 	mta->fsync = cfg->fsync;
-	mta->arrivals = group_commit_new(arrivals_commit, mta);
+	mta->queue_syncs = group_commit_new(queue_syncs_commit, mta);
 	mta->ready = g_queue_new();
 	mta->busy = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	mta->agents = g_ptr_array_new();
@@ -1140,6 +1217,7 @@ Mta *mta_new(MsStack *stack, const MtaConfig *cfg, GError **error)
 		sc->offer_auth = TRUE;   /* Postfix offers AUTH on 25 too when enabled */
 		sc->tls_cert = cfg->tls_cert;
 		sc->auth_needs_tls = cfg->auth_needs_tls;
+		sc->idle_timeout = cfg->smtpd_timeout;
 		memcpy(sc->steps, i ? submission_steps : inbound_steps, sizeof sc->steps);
 	}
 	for (guint i = 0; notes && i < notes->len; i++) {
@@ -1186,6 +1264,7 @@ void mta_stop(Mta *mta)
 		ms_listener_close(mta->l_smtps);
 	if (mta->qmgr)
 		ms_task_unpark(mta->qmgr);
+	authsvc_pool_close(mta->authsvc);
 	g_mutex_lock(&mta->qlock);
 	for (guint i = 0; i < mta->agents->len; i++)
 		ms_task_unpark(((Agent *)g_ptr_array_index(mta->agents, i))->task);
@@ -1201,13 +1280,15 @@ void mta_free(Mta *mta)
 	ms_listener_free(mta->l_smtps);
 	g_clear_object(&mta->tls_cert);
 	mta_queue_free(mta->queue);
-	group_commit_free(mta->arrivals);
+	group_commit_free(mta->queue_syncs);
 	g_queue_free_full(mta->ready, (GDestroyNotify)job_free);
 	g_hash_table_unref(mta->busy);
 	g_ptr_array_unref(mta->agents);   /* each agent frees itself as it ends */
 	g_ptr_array_unref(mta->idle);
 	policy_free(mta->policy);
 	policy_free(mta->submission_policy);
+	anvil_free(mta->anvil);
+	g_ptr_array_free(mta->limit_exceptions, TRUE);
 	ms_rng_free(mta->rng);
 	g_mutex_clear(&mta->qlock);
 	g_mutex_clear(&mta->rng_lock);
@@ -1218,6 +1299,7 @@ void mta_free(Mta *mta)
 	g_free(mta->mda_name);
 	g_free(mta->mda_address);
 	ms_dns_directory_unref(mta->dns);
+	authsvc_pool_free(mta->authsvc);
 	g_free(mta->listen_address);
 	g_free(mta);
 }

@@ -54,7 +54,16 @@ typedef struct {
 	gint64      epoch_us;          /* Date headers: epoch + scheduler time */
 	guint64     seed;              /* queue ids and MX order */
 	guint64     message_size_limit;   /* 0: SMTP_PROTO_DEFAULT_MESSAGE_SIZE */
+	/* what one client may take (Postfix's smtpd settings; see anvil.h) */
+	guint       client_connection_count_limit;  /* sessions at once per client and port;
+	                                               0: ANVIL_DEFAULT_COUNT_LIMIT; MTA_NO_LIMIT: none */
+	guint       client_connection_rate_limit;   /* connections per client and port a minute; 0: none */
+	const char *client_event_limit_exceptions;  /* clients spared the two: CIDRs, "$mynetworks"
+	                                               among them; NULL: mynetworks */
+	gint64      smtpd_timeout;                  /* a client's silence before 421; 0: 300 s */
 } MtaConfig;
+
+#define MTA_NO_LIMIT G_MAXUINT   /* a limit that is none (Postfix writes 0) */
 
 typedef struct Mta Mta;
 

@@ -346,7 +346,9 @@ static void cmd_data(SmtpSession *s, const SmtpCommand *cmd)
 	gsize max = MAX(s->cfg->limits.text_line, SMTP_SERVER_DATA_READ_MAX);
 	char *line = g_malloc(max + 1);
 	SmtpDataStatus st = SMTP_DATA_CONTINUE;
-	ms_conn_set_timeout(s->conn, 10 * 60 * MS_SECOND);   /* RFC 5321 4.5.3.2.6 */
+	/* RFC 5321 4.5.3.2.6: 10 minutes, unless the agent set its own time-out
+	 * (Postfix's smtpd_timeout covers DATA too) */
+	ms_conn_set_timeout(s->conn, s->cfg->idle_timeout ? s->cfg->idle_timeout : SMTP_SERVER_DATA_TIMEOUT);
 	while (st == SMTP_DATA_CONTINUE) {
 		gssize n = 0;
 		MsEol eol = MS_EOL_EOF;

@@ -27,6 +27,7 @@ typedef enum {
 const char *smtp_stage_to_string(SmtpStage stage);
 
 #define SMTP_SERVER_IDLE_TIMEOUT  (5 * 60 * MS_SECOND)   /* RFC 5321 4.5.3.2.7 */
+#define SMTP_SERVER_DATA_TIMEOUT  (10 * 60 * MS_SECOND)  /* RFC 5321 4.5.3.2.6 */
 #define SMTP_VERDICT_TEXT_MAX     256
 #define SMTP_SERVER_DATA_READ_MAX 4096   /* longest DATA line read before judging */
 
@@ -85,7 +86,8 @@ typedef struct {
 	gboolean    lmtp;          /* speak LMTP (RFC 2033): LHLO, per-recipient DATA replies */
 	gboolean    offer_auth;    /* advertise and accept AUTH PLAIN LOGIN */
 	SmtpLimits  limits;
-	gint64      idle_timeout;  /* 0: SMTP_SERVER_IDLE_TIMEOUT */
+	gint64      idle_timeout;  /* any read, DATA too; 0: SMTP_SERVER_IDLE_TIMEOUT, and
+	                              SMTP_SERVER_DATA_TIMEOUT in DATA */
 	GTlsCertificate *tls_cert; /* offer STARTTLS (RFC 3207) with it; NULL: none */
 	gboolean    auth_needs_tls;/* no AUTH before TLS (Postfix smtpd_tls_auth_only) */
 	/* The course step of each stage (NULL: none), from the agent's table. */

@@ -216,6 +216,13 @@ static const struct {
 	  "the Subject contains \"winner\"" },
 	{ "BODY_SPAM_WORDS", H_FROM H_TO H_DATE H_MID H_SUBJ "\r\nBuy Bitcoin today.\r\n",
 	  "the body contains \"bitcoin\"" },
+	/* a near miss first, the word later; phrases in any case; at the very
+	 * start and the very end of the text */
+	{ "SUBJ_SPAM_WORDS", H_FROM H_TO H_DATE H_MID "Subject: Winners are a WINNER\r\n" BODY,
+	  "the Subject contains \"winner\"" },
+	{ "BODY_SPAM_WORDS", H_FROM H_TO H_DATE H_MID H_SUBJ "\r\nwinnerwinner: Click HERE, 100% FREE\r\n",
+	  "the body contains \"click here\", \"100% free\"" },
+	{ "BODY_SPAM_WORDS", H_FROM H_TO H_DATE H_MID H_SUBJ "\r\nCASINO", "the body contains \"casino\"" },
 	{ "SUBJ_EXCLAMATIONS", H_FROM H_TO H_DATE H_MID "Subject: Lunch!!! on Friday\r\n" BODY,
 	  "3 exclamation marks" },
 	{ "FROM_NAME_MISMATCH", "From: \"service@bank.example\" <bob@example.org>\r\n"

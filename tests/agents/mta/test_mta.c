@@ -34,6 +34,9 @@ typedef struct {
 	gint64          lifetime;
 } W;
 
+/* smtpd_client_connection_count_limit for the MTAs build() makes (0: the default). */
+static guint count_limit;
+
 static char *host_dir(W *w, const char *host)
 {
 	return g_build_filename(w->dir, host, NULL);
@@ -49,6 +52,7 @@ static Mta *make_mta(W *w, MsHost *h, const char *mydest, const char *relay, con
 		.smtpd_recipient_restrictions = restrictions, .dns = w->dirdns,
 		.mda_address = ms_host_address(h), .mda_name = mda_name,
 		.queue_lifetime = w->lifetime, .epoch_us = MTA_SIM_EPOCH_US, .seed = 1,
+		.client_connection_count_limit = count_limit,
 	};
 	g_autoptr(GError) err = NULL;
 	Mta *m = mta_new(ms_host_stack(h), &mc, &err);
@@ -436,6 +440,58 @@ START_TEST(test_queue_survives_restart)
 }
 END_TEST
 
+/* ---- connection limits ---- */
+
+typedef struct {
+	MsHost  *from;
+	gint64   at, hold;     /* connect at, stay connected for */
+	char     greeting[256];
+} Holder;
+
+static void holder_task(gpointer data)
+{
+	Holder *h = data;
+	ms_sleep(h->at);
+	g_autoptr(MsConn) c = ms_stack_connect(ms_host_stack(h->from), "198.51.100.20", 25, 30 * MS_SECOND, NULL);
+	ck_assert_ptr_nonnull(c);
+	MsEol eol;
+	if (ms_conn_read_line(c, h->greeting, sizeof h->greeting - 1, &eol, NULL) < 0)
+		h->greeting[0] = '\0';
+	ms_sleep(h->hold);
+	ms_conn_printf(c, NULL, "QUIT\r\n");
+	char line[256];
+	while (ms_conn_read_line(c, line, sizeof line - 1, &eol, NULL) > 0)
+		;
+}
+
+START_TEST(test_connection_count_limit)
+{
+	W w;
+	count_limit = 2;
+	build(&w, 0);
+	count_limit = 0;
+	start(&w);
+	Holder h[] = {
+		{ .from = w.spam, .at = 1 * MS_SECOND, .hold = 10 * MS_SECOND },
+		{ .from = w.spam, .at = 1 * MS_SECOND, .hold = 10 * MS_SECOND },
+		{ .from = w.spam, .at = 2 * MS_SECOND },    /* the third at once: refused */
+		{ .from = w.dyn, .at = 3 * MS_SECOND },     /* another client: served */
+		{ .from = w.spam, .at = 20 * MS_SECOND },   /* once the two left: served again */
+	};
+	for (guint i = 0; i < G_N_ELEMENTS(h); i++)
+		ms_task_spawn(w.s, "holder", holder_task, &h[i]);
+	ck_assert(ms_sched_run(w.s, MS_FOREVER));
+	ck_assert_str_eq(h[0].greeting, "220 mx1.example.org ESMTP mailsim");
+	ck_assert_str_eq(h[1].greeting, "220 mx1.example.org ESMTP mailsim");
+	ck_assert_str_eq(h[2].greeting, "421 4.7.0 mx1.example.org Error: too many connections from 203.0.113.66");
+	ck_assert_str_eq(h[3].greeting, "220 mx1.example.org ESMTP mailsim");
+	ck_assert_str_eq(h[4].greeting, "220 mx1.example.org ESMTP mailsim");
+	ck_assert(saw(&w, MS_EV_REFUSE, "in.1", "connection concurrency limit exceeded: 3 from 203.0.113.66 "
+	                                        "(smtpd_client_connection_count_limit = 2)"));
+	finish(&w);
+}
+END_TEST
+
 static Suite *mta_suite(void)
 {
 	Suite *s = suite_create("mta");
@@ -447,6 +503,7 @@ static Suite *mta_suite(void)
 	MS_ADD_TEST(s, test_bounce_when_lifetime_ends, 30);
 	MS_ADD_TEST(s, test_null_mx_bounces_at_once, 20);
 	MS_ADD_TEST(s, test_queue_survives_restart, 30);
+	MS_ADD_TEST(s, test_connection_count_limit, 20);
 	return s;
 }
 

@@ -13,3 +13,6 @@ python3 bench/mta_bench.py "$@"
 echo
 echo "== reading a 2,000-message INBOX over IMAP and POP3: mailsim against Dovecot"
 python3 bench/mra_bench.py
+echo
+echo "== the big internet: 1,000 domains, 10,000 users, the whole path per message"
+python3 bench/internet_bench.py

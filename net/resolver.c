@@ -35,6 +35,7 @@ struct MsResolver {
 	MsRng          *rng;
 	gint64          timeout;
 	guint           tries;
+	MsDnsCache     *cache;    /* shared answers, or NULL: every question goes out */
 };
 
 static void stub_free(gpointer data)
@@ -139,6 +140,7 @@ void ms_resolver_free(MsResolver *r)
 	ms_stack_unref(r->stack);
 	ms_rng_free(r->rng);
 	ms_dns_directory_unref(r->dir);
+	ms_dns_cache_unref(r->cache);
 	g_free(r->who);
 	g_free(r);
 }
@@ -270,11 +272,25 @@ static DnsMessage *exchange(MsResolver *r, const DnsMessage *q, const char *step
 	return resp;
 }
 
-MsDnsStatus ms_resolver_query(MsResolver *r, const char *name, guint16 type, const char *step,
-                              GPtrArray **records_r, GError **error)
+/* RFC 2308 5: a negative answer lives as long as the smaller of its SOA's
+ * TTL and MINIMUM; without an SOA it is not kept. */
+static guint32 negative_ttl(const DnsMessage *resp)
 {
-	if (records_r)
-		*records_r = NULL;
+	for (guint i = 0; resp->authority && i < resp->authority->len; i++) {
+		const DnsRecord *rec = resp->authority->pdata[i];
+		if (rec->type == DNS_TYPE_SOA)
+			return MIN(rec->ttl, rec->rdata.soa.minimum);
+	}
+	return 0;
+}
+
+/* The question over the network.  *ttl_r: how long the answer may be
+ * kept (RFC 2181 8: the least TTL of its records; RFC 2308 5: a negative
+ * answer as long as its SOA says), 0 when it may not. */
+static MsDnsStatus query_network(MsResolver *r, const char *name, guint16 type, const char *step,
+                                 GPtrArray **records_r, guint32 *ttl_r, GError **error)
+{
+	*ttl_r = 0;
 	guint16 id = (guint16)ms_rng_u32(r->rng);
 	g_autoptr(DnsMessage) q = dns_message_new_query(id, name, type, error);
 	if (!q)
@@ -289,6 +305,7 @@ MsDnsStatus ms_resolver_query(MsResolver *r, const char *name, guint16 type, con
 	case DNS_RCODE_NOERROR:
 		break;
 	case DNS_RCODE_NXDOMAIN:
+		*ttl_r = negative_ttl(resp);
 		return MS_DNS_NXDOMAIN;
 	case DNS_RCODE_FORMERR:
 	case DNS_RCODE_NOTIMP:
@@ -326,13 +343,155 @@ MsDnsStatus ms_resolver_query(MsResolver *r, const char *name, guint16 type, con
 	}
 	if (out->len == 0) {
 		g_ptr_array_unref(out);
+		*ttl_r = negative_ttl(resp);
 		return MS_DNS_NODATA;
 	}
+	*ttl_r = G_MAXUINT32;
+	for (guint i = 0; i < out->len; i++)
+		*ttl_r = MIN(*ttl_r, ((DnsRecord *)out->pdata[i])->ttl);
 	if (records_r)
 		*records_r = out;
 	else
 		g_ptr_array_unref(out);
 	return MS_DNS_OK;
+}
+
+/* ---- the cache: RFC 1034 4.3.4, as a caching resolver keeps answers ---- */
+
+struct MsDnsCache {
+	gint        refs;
+	GMutex      lock;
+	GHashTable *entries;   /* "name/type" -> CacheEntry* */
+};
+
+typedef struct {
+	MsDnsStatus status;    /* OK, NXDOMAIN or NODATA */
+	GPtrArray  *records;   /* DnsRecord*, for OK */
+	gint64      expires;   /* scheduler time */
+} CacheEntry;
+
+static void cache_entry_free(gpointer p)
+{
+	CacheEntry *e = p;
+	if (e->records)
+		g_ptr_array_unref(e->records);
+	g_free(e);
+}
+
+MsDnsCache *ms_dns_cache_new(void)
+{
+	MsDnsCache *c = g_new0(MsDnsCache, 1);
+	c->refs = 1;
+	g_mutex_init(&c->lock);
+	c->entries = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, cache_entry_free);
+	return c;
+}
+
+MsDnsCache *ms_dns_cache_ref(MsDnsCache *c)
+{
+	g_atomic_int_inc(&c->refs);
+	return c;
+}
+
+void ms_dns_cache_unref(MsDnsCache *c)
+{
+	if (!c || !g_atomic_int_dec_and_test(&c->refs))
+		return;
+	g_hash_table_unref(c->entries);
+	g_mutex_clear(&c->lock);
+	g_free(c);
+}
+
+void ms_resolver_set_cache(MsResolver *r, MsDnsCache *cache)
+{
+	MsDnsCache *old = r->cache;
+	r->cache = cache ? ms_dns_cache_ref(cache) : NULL;
+	ms_dns_cache_unref(old);
+}
+
+static GPtrArray *records_copy(const GPtrArray *records)
+{
+	GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)dns_record_free);
+	for (guint i = 0; records && i < records->len; i++)
+		g_ptr_array_add(out, dns_record_copy(records->pdata[i]));
+	return out;
+}
+
+/* A fresh answer for key, copied out; FALSE when there is none. */
+static gboolean cache_lookup(MsResolver *r, const char *key, gint64 now, MsDnsStatus *status_r,
+                             GPtrArray **records_r, gint64 *left_r)
+{
+	gboolean hit = FALSE;
+	g_mutex_lock(&r->cache->lock);
+	const CacheEntry *e = g_hash_table_lookup(r->cache->entries, key);
+	if (e && e->expires > now) {
+		*status_r = e->status;
+		*left_r = e->expires - now;
+		if (records_r && e->status == MS_DNS_OK)
+			*records_r = records_copy(e->records);
+		hit = TRUE;
+	} else if (e) {
+		g_hash_table_remove(r->cache->entries, key);   /* its TTL ran out */
+	}
+	g_mutex_unlock(&r->cache->lock);
+	return hit;
+}
+
+static void cache_store(MsResolver *r, const char *key, gint64 now, MsDnsStatus status,
+                        const GPtrArray *records, guint32 ttl)
+{
+	if (ttl == 0 || (status != MS_DNS_OK && status != MS_DNS_NXDOMAIN && status != MS_DNS_NODATA))
+		return;
+	CacheEntry *e = g_new0(CacheEntry, 1);
+	e->status = status;
+	e->records = status == MS_DNS_OK ? records_copy(records) : NULL;
+	e->expires = now + (gint64)MIN(ttl, MS_DNS_CACHE_MAX_TTL) * MS_SECOND;
+	g_mutex_lock(&r->cache->lock);
+	/* bounded: emptied when full, as the simplest fair eviction */
+	if (g_hash_table_size(r->cache->entries) >= MS_DNS_CACHE_MAX_ENTRIES)
+		g_hash_table_remove_all(r->cache->entries);
+	g_hash_table_replace(r->cache->entries, g_strdup(key), e);
+	g_mutex_unlock(&r->cache->lock);
+}
+
+MsDnsStatus ms_resolver_query(MsResolver *r, const char *name, guint16 type, const char *step,
+                              GPtrArray **records_r, GError **error)
+{
+	if (records_r)
+		*records_r = NULL;
+	g_autofree char *key = NULL;
+	gint64 now = ms_sched_now(ms_stack_sched(r->stack));
+	if (r->cache) {
+		g_autofree char *canon = dns_name_canonical(name, NULL);
+		if (!canon) {
+			g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "\"%s\" is no domain name", name);
+			return MS_DNS_PERMFAIL;
+		}
+		key = g_strdup_printf("%s/%s", canon, dns_type_to_string(type));
+		MsDnsStatus status;
+		gint64 left;
+		if (cache_lookup(r, key, now, &status, records_r, &left)) {
+			/* still visible: the step happens, the network is spared */
+			gsize shown = strlen(canon) - (g_str_has_suffix(canon, ".") && canon[1] ? 1 : 0);
+			g_autofree char *text = g_strdup_printf("%.*s %s: %s from the cache (%" G_GINT64_FORMAT " s left)",
+			                                        (int)shown, canon, dns_type_to_string(type),
+			                                        status == MS_DNS_OK ? "the answer" : ms_dns_status_to_string(status),
+			                                        left / MS_SECOND);
+			MsEvent ev = { .kind = MS_EV_NOTE, .from = r->who, .proto = "dns", .step = step, .text = text };
+			ms_bus_emit(ms_sched_bus(ms_stack_sched(r->stack)), &ev);
+			return status;
+		}
+	}
+	guint32 ttl = 0;
+	GPtrArray *records = NULL;
+	MsDnsStatus status = query_network(r, name, type, step, &records, &ttl, error);
+	if (r->cache)
+		cache_store(r, key, now, status, records, ttl);
+	if (records_r)
+		*records_r = records;
+	else if (records)
+		g_ptr_array_unref(records);
+	return status;
 }
 
 /* ---- MX: RFC 5321 5.1 -------------------------------------------------- */

@@ -49,6 +49,23 @@ MsResolver *ms_resolver_new_directory(MsStack *stack, const char *who, MsDnsDire
 void        ms_resolver_free(MsResolver *r);
 void        ms_resolver_set_timeout(MsResolver *r, gint64 per_try_us, guint tries);
 
+/* A cache of answers, shared by the resolvers of one agent as a caching
+ * name server on its host would be (RFC 1034 4.3.4): an answer is kept for
+ * its least TTL (RFC 2181 8), NXDOMAIN and NODATA for their SOA's minimum
+ * (RFC 2308 5), never longer than MS_DNS_CACHE_MAX_TTL; at most
+ * MS_DNS_CACHE_MAX_ENTRIES (then emptied).  Thread-safe, reference
+ * counted.  An answer from the cache is a NOTE event with the caller's
+ * step, so the lesson still shows the look-up. */
+#define MS_DNS_CACHE_MAX_TTL     86400    /* seconds: a day, as Unbound's cache-max-ttl */
+#define MS_DNS_CACHE_MAX_ENTRIES 100000
+
+typedef struct MsDnsCache MsDnsCache;
+MsDnsCache *ms_dns_cache_new(void);
+MsDnsCache *ms_dns_cache_ref(MsDnsCache *c);
+void        ms_dns_cache_unref(MsDnsCache *c);   /* NULL is fine */
+/* Answer from cache (a reference is taken; NULL: none) before asking. */
+void        ms_resolver_set_cache(MsResolver *r, MsDnsCache *cache);
+
 /* Ask for name/type.  On MS_DNS_OK *records_r (may be NULL) gets the answer
  * records of that type at the end of any CNAME chain (an array of
  * DnsRecord*, owned by the caller).  error says why on TEMPFAIL/PERMFAIL. */

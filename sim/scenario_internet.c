@@ -279,6 +279,9 @@ static gboolean add_world(ScnParser *p, const ScnStatement *st, const Internet *
 		add_setting(p, st, mx, "smtpd_recipient_restrictions",
 		            "permit_mynetworks, reject_unauth_destination, reject_rbl_client " INTERNET_RBL_ZONE);
 		add_setting(p, st, mx, "password_hash_rounds", INTERNET_HASH_ROUNDS);
+		/* a real mail server asks a caching resolver: each MX and each
+		 * blacklist answer once per TTL, not once per message */
+		add_setting(p, st, mx, "dns_cache", "yes");
 		ScenarioHost *home = add_host(p, st, g_strdup_printf("net.%s", domain), net_address(2, d), 0);
 		if (!home)
 			return FALSE;

@@ -81,6 +81,7 @@ static const struct {
 	{ "maximal_queue_lifetime", SET_DURATION, "when a deferred message bounces" },
 	{ "fsync", SET_BOOL, "sync files before acknowledging (mailsim)" },
 	{ "spam_threshold", SET_NUMBER, "X-Spam score that files into Junk (mailsim)" },
+	{ "dns_cache", SET_BOOL, "keep DNS answers for their TTL, as a caching resolver (mailsim)" },
 	{ "password_hash_rounds", SET_NUMBER, "SHA-512 crypt rounds of the users' passwords (mailsim)" },
 };
 
@@ -338,7 +339,7 @@ static gboolean build_mail(MsWorld *w, GError **error)
 				.relay_domains = setting(scn, name, "relay_domains"),
 				.smtpd_recipient_restrictions = setting(scn, name, "smtpd_recipient_restrictions"),
 				.submission_recipient_restrictions = setting(scn, name, "submission_recipient_restrictions"),
-				.dns = w->dns,
+				.dns = w->dns, .dns_cache = setting_bool(scn, name, "dns_cache", FALSE),
 				.mda_address = n->h->address, .mda_name = mda_name,
 				.retry_min = setting_duration(scn, name, "minimal_backoff_time"),
 				.retry_max = setting_duration(scn, name, "maximal_backoff_time"),

@@ -72,6 +72,7 @@ struct Mta {
 	char        *mda_name;
 	char        *mda_address;
 	MsDnsDirectory *dns;
+	MsDnsCache     *dns_cache;   /* or NULL: every look-up goes out, as the lessons show them */
 	AuthsvcPool *authsvc;             /* connections to the MDA's account service, shared */
 	guint16      lmtp_port, authsvc_port, smtp_port, submission_port;
 	char        *listen_address;
@@ -159,7 +160,9 @@ static char *date_now(Mta *mta)
 
 static MsResolver *resolver_new(Mta *mta)
 {
-	return ms_resolver_new_directory(mta->stack, mta->hostname, mta->dns, mta->seed);
+	MsResolver *r = ms_resolver_new_directory(mta->stack, mta->hostname, mta->dns, mta->seed);
+	ms_resolver_set_cache(r, mta->dns_cache);
+	return r;
 }
 
 /* ---- one SMTP session's context ---------------------------------------- */
@@ -1167,6 +1170,7 @@ Mta *mta_new(MsStack *stack, const MtaConfig *cfg, GError **error)
 	mta->hostname = g_strdup(cfg->hostname);
 	mta->mda_address = g_strdup(cfg->mda_address ? cfg->mda_address : ms_stack_address(stack));
 	mta->mda_name = cfg->mda_name ? g_strdup(cfg->mda_name) : g_strdup_printf("mda@%s", cfg->hostname);
+	mta->dns_cache = cfg->dns_cache ? ms_dns_cache_new() : NULL;
 	mta->dns = cfg->dns ? ms_dns_directory_ref(cfg->dns)
 	                    : ms_dns_directory_new(cfg->dns_server ? cfg->dns_server : "127.0.0.1",
 	                                           cfg->dns_port ? cfg->dns_port : 53, cfg->dns_server_name);
@@ -1299,6 +1303,7 @@ void mta_free(Mta *mta)
 	g_free(mta->mda_name);
 	g_free(mta->mda_address);
 	ms_dns_directory_unref(mta->dns);
+	ms_dns_cache_unref(mta->dns_cache);
 	authsvc_pool_free(mta->authsvc);
 	g_free(mta->listen_address);
 	g_free(mta);

@@ -42,6 +42,7 @@ typedef struct {
 	const char *submission_recipient_restrictions; /* NULL: permit_sasl_authenticated, reject */
 	/* where the neighbours are */
 	MsDnsDirectory *dns;           /* which server answers which zone; NULL: dns_server */
+	gboolean        dns_cache;     /* keep answers for their TTL (a caching resolver on the host) */
 	const char *dns_server;        /* address of the resolver's server */
 	guint16     dns_port;          /* 0: 53 */
 	const char *dns_server_name;   /* how events call it; NULL: the address */

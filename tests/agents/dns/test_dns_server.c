@@ -6,6 +6,7 @@
 #include "agents/dns/dns_server.h"
 #include "net/resolver.h"
 #include "net/simnet.h"
+#include "net/dns_zone.h"
 
 static const char *const zone_org =
 	"$ORIGIN example.org.\n"
@@ -396,6 +397,55 @@ START_TEST(test_malformed_query_gets_formerr)
 }
 END_TEST
 
+/* ---- the cache: two resolvers of one agent share it; answers last their TTL ---- */
+
+static guint count_events(World *w, MsEventKind kind, const char *needle)
+{
+	guint n = 0;
+	GPtrArray *evs = ms_sink_recorder_events(w->rec);
+	for (guint i = 0; i < evs->len; i++) {
+		const MsEvent *e = g_ptr_array_index(evs, i);
+		n += e->kind == kind && e->text && strstr(e->text, needle);
+	}
+	return n;
+}
+
+static void probe_cache(World *w, MsResolver *r)
+{
+	MsDnsCache *cache = ms_dns_cache_new();
+	ms_resolver_set_cache(r, cache);
+	MsResolver *other = ms_resolver_new(ms_host_stack(w->client), "mail.example.com", "203.0.113.53", 53,
+	                                    "ns.example.net", 7);
+	ms_resolver_set_cache(other, cache);
+	ms_dns_cache_unref(cache);   /* the resolvers hold it */
+	g_autoptr(GPtrArray) a = NULL, b = NULL, c = NULL;
+	w->st = ms_resolver_mx(r, "example.org", "out.4", &a, NULL);
+	gint64 t0 = ms_sched_now(w->s);
+	ck_assert_int_eq(ms_resolver_mx(other, "Example.ORG", "out.4", &b, NULL), MS_DNS_OK);
+	/* from the cache: no time passes, the same exchangers come back */
+	ck_assert_int_eq(ms_sched_now(w->s), t0);
+	ck_assert_uint_eq(a->len, b->len);
+	ms_sleep((DNS_ZONE_DEFAULT_TTL + 1) * MS_SECOND);
+	ck_assert_int_eq(ms_resolver_mx(other, "example.org", "out.4", &c, NULL), MS_DNS_OK);
+	ck_assert_uint_eq(c->len, a->len);
+	ms_resolver_free(other);
+}
+
+START_TEST(test_cache_until_ttl)
+{
+	World w;
+	run_world(&w, 1, probe_cache, TRUE);
+	ck_assert_int_eq(w.st, MS_DNS_OK);
+	/* three look-ups: the first and the one after the TTL ran out went out */
+	ck_assert_uint_eq(count_events(&w, MS_EV_DNS_QUERY, "example.org"), 2);
+	const MsEvent *hit = find_event(&w, MS_EV_NOTE, "from the cache");
+	ck_assert_ptr_nonnull(hit);
+	ck_assert_str_eq(hit->step, "out.4");
+	ck_assert_ptr_nonnull(strstr(hit->text, "example.org MX"));
+	free_world(&w);
+}
+END_TEST
+
 static Suite *dns_server_suite(void)
 {
 	Suite *s = suite_create("dns_server");
@@ -404,6 +454,7 @@ static Suite *dns_server_suite(void)
 	MS_ADD_TEST(s, test_implicit_mx, 10);
 	MS_ADD_TEST(s, test_null_mx, 10);
 	MS_ADD_TEST(s, test_nxdomain, 10);
+	MS_ADD_TEST(s, test_cache_until_ttl, 10);
 	MS_ADD_TEST(s, test_server_down_is_temporary, 10);
 	MS_ADD_TEST(s, test_truncated_answer_retried_over_tcp, 10);
 	MS_ADD_TEST(s, test_cname_and_ptr, 10);

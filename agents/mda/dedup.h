@@ -4,9 +4,10 @@
  * RFC 5321 6.1 lets a mail system deliver twice rather than lose: an MTA
  * that crashes after the MDA's 250 and before its queue update sends the
  * message again (RFC 1047 describes the same window after the final ".").
- * Cyrus' lmtpd and Dovecot's deliver keep a "duplicate database" for it;
- * this is mailsim's, with a promise-then-verify log so that a crash at any
- * point leaves neither a loss nor a second copy.
+ * Cyrus' lmtpd keeps a duplicate delivery database for it (Dovecot keeps one for
+ * Sieve's vacation and duplicate tests); this is mailsim's, a
+ * promise-then-verify log, so that a crash at any point leaves neither a
+ * loss nor a second copy.
  *
  * The identity of a copy (its key) is the SHA-256 of the recipient and of
  * the message's exact bytes as the MTA sends them over LMTP.  Those bytes
@@ -38,7 +39,7 @@
 
 #define DEDUP_FILE_NAME        "delivered.log"   /* STATE/delivered.log */
 /* How long a key is remembered: longer than the MTA keeps a message
- * (MTA_DEFAULT_QUEUE_LIFETIME, 5 days), so no retry can come later. */
+ * (MTA_QUEUE_LIFETIME, 5 days), so no retry can come later. */
 #define DEDUP_LIFETIME_US      (G_GINT64_CONSTANT(7) * 24 * 3600 * G_USEC_PER_SEC)
 #define DEDUP_MAX_ENTRIES      100000    /* keys kept; the oldest delivered go first */
 #define DEDUP_MAX_FILES        64        /* files one promise may name; more: not recorded */

@@ -1261,7 +1261,7 @@ static void lmtp_data(gpointer ud, SmtpSession *s, GString *message, SmtpVerdict
 		.size = message->len,
 		.id = mda_new_id(mda),
 		.results = g_new0(Result, n),
-		.keys = g_new0(char *, n + 1),
+		.keys = g_new0(char *, n),
 		.plans = g_ptr_array_new_with_free_func(plan_free),
 		.maildirs = g_ptr_array_new_with_free_func((GDestroyNotify)maildir_free),
 	};
@@ -1321,7 +1321,9 @@ static void lmtp_data(gpointer ud, SmtpSession *s, GString *message, SmtpVerdict
 		g_string_free(d.filtered, TRUE);
 	g_ptr_array_unref(d.plans);
 	g_ptr_array_unref(d.maildirs);
-	g_strfreev(d.keys);
+	for (guint i = 0; i < n; i++)   /* not g_strfreev: a recipient answered early leaves a hole */
+		g_free(d.keys[i]);
+	g_free(d.keys);
 	g_free(d.results);
 	g_free(d.id);
 }

@@ -2,9 +2,10 @@
  * answers from the database, and the delivery pipeline behind LMTP.
  *
  * Each recipient of a message gets its own reply (RFC 2033 4.2) after, in
- * order: the virus scan, the spam score (X-Spam-* fields, Junk), the
- * user's Sieve script (RFC 5228), and the Maildir write with Return-Path,
- * Delivered-To and Received (RFC 5321 4.4) on top of the untouched message.
+ * order: the check for a copy filed before (the MTA's retry, dedup.h),
+ * the virus scan, the spam score (X-Spam-* fields, Junk), the user's Sieve
+ * script (RFC 5228), and the Maildir write with Return-Path, Delivered-To
+ * and Received (RFC 5321 4.4) on top of the untouched message.
  * Redirects, forwards and vacation replies (RFC 5230) go back to the MTA.
  */
 #include "agents/mda/mda.h"
@@ -1009,7 +1010,7 @@ static gboolean result_is_ok(const Result *r)
 }
 
 /* Before any file appears: promise, durably, the files of every recipient
- * about to get a 250 (agents/mda/dedup.h).  plans_stamps: each plan's
+ * about to get a 250 (agents/mda/dedup.h).  stamps: each plan's
  * stamp, so its name is known now.  A recipient whose promise could not
  * be made gets a 452 and none of its files. */
 static void promise_files(Delivery *d, guint n_rcpts, const MaildirStamp *stamps)

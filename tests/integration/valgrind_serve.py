@@ -85,7 +85,9 @@ def valgrind_report(log):
 
 
 def keep_log(log, name):
-    kept = os.path.join(tempfile.gettempdir(), "mailsim-valgrind-%s.log" % name)
+    """valgrind's report, kept in build/valgrind/ for reading."""
+    os.makedirs(os.path.join("build", "valgrind"), exist_ok=True)
+    kept = os.path.join("build", "valgrind", "%s.log" % name)
     if os.path.exists(log):
         shutil.copyfile(log, kept)
     return kept

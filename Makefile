@@ -6,6 +6,7 @@
 #                   ASan+UBSan), then the integration tests
 #   make bench      benchmarks, printed side by side with their peers
 #   make fuzz       every libFuzzer target for FUZZ_SECONDS (default 60)
+#   make valgrind   serve and run under valgrind: no leak that grows with traffic
 #   make deps       install the Debian packages the build and tests need
 
 CC      ?= gcc
@@ -44,7 +45,7 @@ FUZZ_FLAGS := -g -O1 -fno-omit-frame-pointer -Wall -Wno-unused-parameter
 FUZZ_SMOKE_SECONDS ?= 3
 BENCH_BINS := $(patsubst %.c,build/%,$(wildcard bench/*.c))
 
-.PHONY: all run check unit unit-asan integration bench fuzz fuzz-smoke deps clean lint-includes
+.PHONY: all run check unit unit-asan integration bench fuzz fuzz-smoke deps clean lint-includes valgrind
 all: mailsim
 
 deps:
@@ -144,6 +145,11 @@ fuzz: $(FUZZ_BINS)
 
 fuzz-smoke: $(FUZZ_BINS)
 	@sh tools/fuzz.sh $(FUZZ_SMOKE_SECONDS) $(FUZZ_BINS)
+
+# Also part of `make check` (tests/integration/); VALGRIND_SMALL and
+# VALGRIND_LARGE set the two amounts of traffic (10 and 100 messages).
+valgrind: mailsim
+	@python3 tests/integration/valgrind_serve.py
 
 clean:
 	rm -rf build mailsim

@@ -8,7 +8,7 @@ PKGS="gcc make pkg-config clang libclang-rt-14-dev
 libglib2.0-dev glib-networking libncurses-dev libpcap-dev check libsubunit-dev
 libsqlite3-dev libjson-glib-dev
 python3 curl swaks tmux tshark bind9-dnsutils libxml2-utils openssl gettext
-iproute2 util-linux"
+iproute2 util-linux postfix valgrind"
 
 missing=""
 for p in $PKGS; do
@@ -27,6 +27,12 @@ fi
 
 echo "mailsim: installing$missing"
 export DEBIAN_FRONTEND=noninteractive
+# postfix is here for its test programs (smtp-source, smtp-sink): no
+# configuration, so no daemon of its own is set up or started
+case " $missing " in
+*" postfix "*)
+	echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections ;;
+esac
 apt-get update -qq
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -553,15 +553,21 @@ char *maildir_user_root(const char *mail_dir, const char *address, GError **erro
 	return g_build_filename(mail_dir, domain, local, NULL);
 }
 
+char *maildir_name_prefix(const MaildirStamp *stamp)
+{
+	g_return_val_if_fail(stamp != NULL, NULL);
+	gint64 t = MAX(stamp->time_us, 0);
+	return g_strdup_printf("%" G_GINT64_FORMAT ".M%" G_GINT64_FORMAT "P%" G_GUINT64_FORMAT
+	                       "Q%" G_GUINT64_FORMAT ".",
+	                       t / G_USEC_PER_SEC, t % G_USEC_PER_SEC, stamp->process, stamp->counter);
+}
+
 /* SECONDS.M<usec>P<process>Q<counter>.HOST,S=<size>; the stamp's counter
  * moves on so the next name differs. */
 static char *name_make(const Maildir *md, MaildirStamp *stamp, guint64 size)
 {
-	gint64 t = MAX(stamp->time_us, 0);
-	char *name = g_strdup_printf("%" G_GINT64_FORMAT ".M%" G_GINT64_FORMAT "P%" G_GUINT64_FORMAT
-	                             "Q%" G_GUINT64_FORMAT ".%s,S=%" G_GUINT64_FORMAT,
-	                             t / G_USEC_PER_SEC, t % G_USEC_PER_SEC, stamp->process,
-	                             stamp->counter, md->host, size);
+	g_autofree char *prefix = maildir_name_prefix(stamp);
+	char *name = g_strdup_printf("%s%s,S=%" G_GUINT64_FORMAT, prefix, md->host, size);
 	stamp->counter++;
 	return name;
 }

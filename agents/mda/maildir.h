@@ -129,6 +129,13 @@ typedef struct {
 	guint64 counter;   /* Q: names made so far; advanced by every call */
 } MaildirStamp;
 
+/* The part of the next name made with stamp that makes it unique,
+ * "SECONDS.M<usec>P<process>Q<counter>.", without moving the stamp.  A
+ * delivery of one item with this stamp tries that name first (another
+ * only after a clash), so a caller that must name a file before it exists
+ * (the MDA's duplicate log, dedup.h) can find it later.  New string. */
+char *maildir_name_prefix(const MaildirStamp *stamp);
+
 /* ---- folders ------------------------------------------------------------ */
 
 /* Check a folder name given by a client, len octets (so a NUL inside is

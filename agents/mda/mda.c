@@ -2,9 +2,10 @@
  * answers from the database, and the delivery pipeline behind LMTP.
  *
  * Each recipient of a message gets its own reply (RFC 2033 4.2) after, in
- * order: the virus scan, the spam score (X-Spam-* fields, Junk), the
- * user's Sieve script (RFC 5228), and the Maildir write with Return-Path,
- * Delivered-To and Received (RFC 5321 4.4) on top of the untouched message.
+ * order: the check for a copy filed before (the MTA's retry, dedup.h),
+ * the virus scan, the spam score (X-Spam-* fields, Junk), the user's Sieve
+ * script (RFC 5228), and the Maildir write with Return-Path, Delivered-To
+ * and Received (RFC 5321 4.4) on top of the untouched message.
  * Redirects, forwards and vacation replies (RFC 5230) go back to the MTA.
  */
 #include "agents/mda/mda.h"
@@ -13,6 +14,7 @@
 #include "agents/common/rfc5322.h"
 #include "agents/mda/accounts.h"
 #include "agents/mda/authsvc.h"
+#include "agents/mda/dedup.h"
 #include "agents/mda/filter.h"
 #include "agents/mda/maildir.h"
 #include "agents/mda/sieve.h"
@@ -117,6 +119,8 @@ struct Mda {
 	MsRng           *ids;
 	MaildirStamp     stamp;
 	GroupCommit     *dir_syncs;  /* the Maildir directories' fsyncs, for all sessions */
+
+	Dedup           *dedup;      /* copies filed: a retry is not filed twice (its own lock) */
 };
 
 static gint64 mda_now_us(Mda *mda)
@@ -501,6 +505,7 @@ typedef struct {
 	FilterSpamReport *spam;
 	char             *id;         /* the Received field's id */
 	Result           *results;    /* one per recipient */
+	char            **keys;       /* per recipient: its dedup key while reserved, else NULL */
 	GPtrArray        *plans;      /* Plan * */
 	GPtrArray        *maildirs;   /* Maildir *, owned */
 } Delivery;
@@ -998,16 +1003,95 @@ static void sync_dirs(Mda *mda, MaildirDelivery *items, guint n)
 	g_ptr_array_unref(ds.errors);
 }
 
-/* Step 4 for everyone at once: one group commit (one directory fsync per
- * folder, shared with the other sessions), then a STORE event per file
- * written. */
-static void write_plans(Delivery *d)
+/* Whether recipient ri is to be answered 250 as things stand. */
+static gboolean result_is_ok(const Result *r)
+{
+	return !r->has_temp && !(r->has_perm && r->refused >= r->targets);
+}
+
+/* Before any file appears: promise, durably, the files of every recipient
+ * about to get a 250 (agents/mda/dedup.h).  stamps: each plan's
+ * stamp, so its name is known now.  A recipient whose promise could not
+ * be made gets a 452 and none of its files. */
+static void promise_files(Delivery *d, guint n_rcpts, const MaildirStamp *stamps)
+{
+	Mda *mda = d->ls->mda;
+	g_autoptr(GArray) promises = g_array_new(FALSE, TRUE, sizeof(DedupPromise));
+	g_autoptr(GArray) files = g_array_new(FALSE, TRUE, sizeof(DedupFile));
+	g_autoptr(GPtrArray) strings = g_ptr_array_new_with_free_func(g_free);
+	g_autoptr(GHashTable) digests = g_hash_table_new(g_direct_hash, g_direct_equal);   /* GBytes * -> digest */
+	g_autoptr(GArray) first_file = g_array_new(FALSE, TRUE, sizeof(guint));
+	for (guint ri = 0; ri < n_rcpts; ri++) {
+		if (!d->keys[ri] || !result_is_ok(&d->results[ri]))
+			continue;
+		guint first = files->len;
+		for (guint i = 0; i < d->plans->len; i++) {
+			Plan *p = d->plans->pdata[i];
+			if (p->rcpt != ri)
+				continue;
+			const char *digest = g_hash_table_lookup(digests, p->data);
+			if (!digest) {
+				gsize len = 0;
+				const char *data = g_bytes_get_data(p->data, &len);
+				char *dg = dedup_digest(data, len);
+				g_ptr_array_add(strings, dg);
+				g_hash_table_insert(digests, p->data, dg);
+				digest = dg;
+			}
+			char *prefix = maildir_name_prefix(&stamps[i]);
+			g_ptr_array_add(strings, prefix);
+			DedupFile f = { p->rel_dir, prefix, digest };
+			g_array_append_val(files, f);
+		}
+		DedupPromise pr = { d->keys[ri], NULL, files->len - first };
+		g_array_append_val(promises, pr);
+		g_array_append_val(first_file, first);
+	}
+	if (promises->len == 0)
+		return;
+	DedupPromise *prs = (DedupPromise *)(void *)promises->data;
+	for (guint k = 0; k < promises->len; k++)   /* files no longer moves */
+		prs[k].files = &g_array_index(files, DedupFile, g_array_index(first_file, guint, k));
+	g_autoptr(GError) err = NULL;
+	if (dedup_promise(mda->dedup, prs, promises->len, &err))
+		return;
+	ms_conn_emit(d->ls->conn, MS_EV_ERROR, "cannot record the delivery in %s: %s", DEDUP_FILE_NAME, err->message);
+	for (guint ri = 0; ri < n_rcpts; ri++) {
+		if (!d->keys[ri] || !result_is_ok(&d->results[ri]))
+			continue;
+		const char *rcpt = ((SmtpPath *)g_ptr_array_index(smtp_session_recipients(d->session), ri))->address;
+		result_temp(&d->results[ri], 452, "4.3.1", "<%s> cannot store the message now: %s", rcpt, err->message);
+	}
+}
+
+/* Step 4 for everyone at once: the promise (dedup.h), then one group
+ * commit (one directory fsync per folder, shared with the other
+ * sessions), then a STORE event per file written.  A recipient already
+ * answered 4xx gets no file: the MTA's retry files them all, once. */
+static void write_plans(Delivery *d, guint n_rcpts)
 {
 	Mda *mda = d->ls->mda;
 	guint n = d->plans->len;
-	if (n == 0)
+	/* names of its own (the stamp's counter): one stamp per file, so each
+	 * file's name is known before it is written, whatever its neighbours do */
+	g_mutex_lock(&mda->lock);
+	mda->stamp.time_us = mda_now_us(mda);
+	MaildirStamp stamp = mda->stamp;
+	guint64 reserved = mda->stamp.counter += n;
+	g_mutex_unlock(&mda->lock);
+	MaildirStamp *stamps = g_new0(MaildirStamp, MAX(n, 1));
+	for (guint i = 0; i < n; i++) {
+		stamps[i] = stamp;
+		stamps[i].counter = stamp.counter + i;
+	}
+	promise_files(d, n_rcpts, stamps);
+	if (n == 0) {
+		g_free(stamps);
 		return;
+	}
+
 	MaildirDelivery *items = g_new0(MaildirDelivery, n);
+	gboolean *wanted = g_new0(gboolean, n);
 	for (guint i = 0; i < n; i++) {
 		Plan *p = d->plans->pdata[i];
 		gsize len = 0;
@@ -1015,20 +1099,18 @@ static void write_plans(Delivery *d)
 		items[i].folder = p->folder;
 		items[i].data = g_bytes_get_data(p->data, &len);
 		items[i].len = len;
+		wanted[i] = !d->results[p->rcpt].has_temp;
 	}
-	/* names of its own (the stamp's counter), then the files written,
-	 * synced and renamed without the lock, sessions at once */
+	/* written, synced and renamed without the lock, sessions at once */
+	guint64 used = reserved;
+	for (guint i = 0; i < n; i++) {
+		if (!wanted[i])
+			continue;
+		maildir_deliver_batch_unsynced(&items[i], 1, &stamps[i]);
+		used = MAX(used, stamps[i].counter);   /* a clash takes more names */
+	}
 	g_mutex_lock(&mda->lock);
-	mda->stamp.time_us = mda_now_us(mda);
-	MaildirStamp stamp = mda->stamp;
-	guint64 reserved = mda->stamp.counter += n;
-	g_mutex_unlock(&mda->lock);
-	maildir_deliver_batch_unsynced(items, n, &stamp);
-	g_mutex_lock(&mda->lock);
-	if (mda->stamp.counter == reserved)   /* nobody took names since: give back the unused */
-		mda->stamp.counter = stamp.counter;
-	else
-		mda->stamp.counter = MAX(mda->stamp.counter, stamp.counter);
+	mda->stamp.counter = MAX(mda->stamp.counter, used);
 	g_mutex_unlock(&mda->lock);
 	sync_dirs(mda, items, n);
 
@@ -1036,6 +1118,8 @@ static void write_plans(Delivery *d)
 	for (guint i = 0; i < n; i++) {
 		Plan *p = d->plans->pdata[i];
 		Result *res = &d->results[p->rcpt];
+		if (!wanted[i])
+			continue;
 		if (items[i].base_r) {
 			g_autofree char *text = g_strdup_printf("stored for %s in %s: %s/new/%s", p->mailbox, p->folder,
 			                                        p->rel_dir, items[i].base_r);
@@ -1058,6 +1142,8 @@ static void write_plans(Delivery *d)
 		g_free(items[i].sync_dir_r);
 	}
 	g_free(items);
+	g_free(wanted);
+	g_free(stamps);
 }
 
 /* Step 1, once for the message: a virus refuses it for every recipient,
@@ -1073,6 +1159,8 @@ static gboolean virus_refuse(Delivery *d, const GString *message, SmtpVerdict *v
 	GPtrArray *rcpts = smtp_session_recipients(d->session);
 	for (guint i = 0; i < n; i++) {
 		const char *rcpt = ((SmtpPath *)g_ptr_array_index(rcpts, i))->address;
+		if (!d->keys[i])   /* answered already (a copy filed before) */
+			continue;
 		if (vr.part)
 			ms_conn_emit(c, MS_EV_REFUSE, "<%s>: virus %s found in MIME part %u: refused", rcpt, vr.signature,
 			             vr.part);
@@ -1103,6 +1191,58 @@ static void spam_score(Delivery *d, const GString *message)
 	d->header = rfc5322_parse_header(d->filtered->str, d->filtered->len, NULL);
 }
 
+/* The MTA's queue id, for a student reading the events: the "id" of the
+ * top Received field, which the MTA added when it queued the message.  A
+ * new string, or NULL. */
+static char *queue_id_of(const GString *message)
+{
+	g_autoptr(Rfc5322Header) h = rfc5322_parse_header(message->str, message->len, NULL);
+	const char *received = h ? rfc5322_header_get(h, "Received") : NULL;
+	const char *id = received ? strstr(received, " id ") : NULL;
+	if (!id)
+		return NULL;
+	id += 4;
+	gsize len = strcspn(id, " \t\r\n;");
+	return len ? g_strndup(id, len) : NULL;
+}
+
+/* RFC 5321 6.1: a copy the MTA sends again (it crashed after our 250, or
+ * lost the reply) is answered 250 and not filed twice; one being filed by
+ * another session right now is answered 4xx.  Reserves the key of every
+ * other recipient in d->keys.  Returns how many are left to deliver. */
+static guint dedup_recipients(Delivery *d, const GString *message, SmtpVerdict *v, guint n)
+{
+	Mda *mda = d->ls->mda;
+	GPtrArray *rcpts = smtp_session_recipients(d->session);
+	g_autofree char *digest = dedup_digest(message->str, message->len);
+	g_autofree char *queue_id = NULL;
+	guint fresh = 0;
+	for (guint i = 0; i < n; i++) {
+		const char *rcpt = ((SmtpPath *)g_ptr_array_index(rcpts, i))->address;
+		g_autofree char *key = dedup_key(digest, rcpt);
+		DedupVerdict verdict = dedup_check(mda->dedup, key, mda_now_us(mda));
+		if (verdict == DEDUP_NEW) {
+			d->keys[i] = g_steal_pointer(&key);
+			fresh++;
+			continue;
+		}
+		if (!queue_id)
+			queue_id = queue_id_of(message);
+		const char *qid = queue_id ? queue_id : "unknown";
+		if (verdict == DEDUP_DELIVERED) {
+			ms_conn_emit(d->ls->conn, MS_EV_NOTE,
+			             "<%s>: this copy (MTA queue id %s) was filed before: not filed again", rcpt, qid);
+			smtp_verdict_set(&v[i], 250, "2.0.0", STEP(MDA_ACT_STORE), "<%s> Ok: already delivered", rcpt);
+		} else {
+			ms_conn_emit(d->ls->conn, MS_EV_NOTE,
+			             "<%s>: this copy (MTA queue id %s) is being filed by another session", rcpt, qid);
+			smtp_verdict_set(&v[i], 451, "4.3.0", STEP(MDA_ACT_STORE),
+			                 "<%s> the same message is being delivered now, try again later", rcpt);
+		}
+	}
+	return fresh;
+}
+
 static void lmtp_data(gpointer ud, SmtpSession *s, GString *message, SmtpVerdict *v)
 {
 	Lmtp *ls = ud;
@@ -1122,11 +1262,12 @@ static void lmtp_data(gpointer ud, SmtpSession *s, GString *message, SmtpVerdict
 		.size = message->len,
 		.id = mda_new_id(mda),
 		.results = g_new0(Result, n),
+		.keys = g_new0(char *, n),
 		.plans = g_ptr_array_new_with_free_func(plan_free),
 		.maildirs = g_ptr_array_new_with_free_func((GDestroyNotify)maildir_free),
 	};
 
-	if (!virus_refuse(&d, message, v, n)) {
+	if (dedup_recipients(&d, message, v, n) > 0 && !virus_refuse(&d, message, v, n)) {
 		spam_score(&d, message);
 		g_autoptr(GPtrArray) received = d.header ? rfc5322_header_find_all(d.header, "Received") : NULL;
 		gboolean looping = received && received->len > MDA_MAX_HOPS;
@@ -1135,6 +1276,8 @@ static void lmtp_data(gpointer ud, SmtpSession *s, GString *message, SmtpVerdict
 			GPtrArray *targets = ls->rcpt_targets->pdata[i];
 			Result *res = &d.results[i];
 			res->done = g_string_new(NULL);
+			if (!d.keys[i])   /* answered by the duplicate check */
+				continue;
 			if (looping) {   /* RFC 5321 6.3: too many hops is a loop */
 				ms_conn_emit(ls->conn, MS_EV_REFUSE, "<%s>: %u Received fields: a mail loop", rcpt, received->len);
 				result_perm(res, 554, "5.4.6", "<%s> Too many hops: a mail loop", rcpt);
@@ -1150,10 +1293,14 @@ static void lmtp_data(gpointer ud, SmtpSession *s, GString *message, SmtpVerdict
 					deliver_forward(&d, i, rcpt, target->address);
 			}
 		}
-		write_plans(&d);
+		write_plans(&d, n);
 		for (guint i = 0; i < n; i++) {
 			const char *rcpt = ((SmtpPath *)g_ptr_array_index(rcpts, i))->address;
 			Result *res = &d.results[i];
+			if (!d.keys[i]) {
+				g_string_free(res->done, TRUE);
+				continue;
+			}
 			if (res->has_temp)
 				v[i] = res->temp;
 			else if (res->has_perm && res->refused >= res->targets)
@@ -1164,6 +1311,10 @@ static void lmtp_data(gpointer ud, SmtpSession *s, GString *message, SmtpVerdict
 			g_string_free(res->done, TRUE);
 		}
 	}
+	/* every key reserved is settled: filed (250) or free for the MTA's retry */
+	for (guint i = 0; i < n; i++)
+		if (d.keys[i])
+			dedup_finish(mda->dedup, d.keys[i], v[i].code == 250, mda_now_us(mda));
 	g_ptr_array_set_size(ls->rcpt_targets, 0);
 	g_clear_pointer(&d.spam, filter_spam_report_free);
 	g_clear_pointer(&d.header, rfc5322_header_free);
@@ -1171,6 +1322,9 @@ static void lmtp_data(gpointer ud, SmtpSession *s, GString *message, SmtpVerdict
 		g_string_free(d.filtered, TRUE);
 	g_ptr_array_unref(d.plans);
 	g_ptr_array_unref(d.maildirs);
+	for (guint i = 0; i < n; i++)   /* not g_strfreev: a recipient answered early leaves a hole */
+		g_free(d.keys[i]);
+	g_free(d.keys);
 	g_free(d.results);
 	g_free(d.id);
 }
@@ -1311,6 +1465,12 @@ Mda *mda_new(MsStack *stack, const MdaConfig *cfg, GError **error)
 	if (cfg->hash_rounds)
 		accounts_set_hash_rounds(mda->db, cfg->hash_rounds);
 	accounts_set_observer(mda->db, db_observe, mda);
+	g_autofree char *dedup_path = g_build_filename(cfg->state_dir, DEDUP_FILE_NAME, NULL);
+	mda->dedup = dedup_open(dedup_path, cfg->state_dir, cfg->fsync, mda_now_us(mda), error);
+	if (!mda->dedup) {
+		mda_free(mda);
+		return NULL;
+	}
 	return mda;
 }
 
@@ -1356,6 +1516,7 @@ void mda_free(Mda *mda)
 	for (guint i = 0; i < SERVICE_COUNT; i++)
 		g_clear_pointer(&mda->services[i].listener, ms_listener_free);
 	accounts_close(mda->db);
+	dedup_free(mda->dedup);
 	ms_rng_free(mda->salts);
 	ms_rng_free(mda->ids);
 	group_commit_free(mda->dir_syncs);

@@ -21,7 +21,11 @@
  *  - Each accepted recipient gets its own reply after DATA: 250 stored
  *    (or discarded, redirected), 452 4.3.1 when it could not be written
  *    (nothing half-written stays; retry), 554 5.7.1 for a virus, 550 5.7.1
- *    for a Sieve reject, 552 5.2.2 over quota. */
+ *    for a Sieve reject, 552 5.2.2 over quota.
+ *  - A copy filed before (the same recipient, the same bytes: the MTA's
+ *    retry after a crash or a lost reply) is answered 250 "already
+ *    delivered" and not filed again; one being filed by another session
+ *    at that moment gets 451 4.3.0 (agents/mda/dedup.h, STATE/delivered.log). */
 
 /* ---- settings and limits ------------------------------------------------ */
 

@@ -533,8 +533,13 @@ static void script_sieve_actions(World *w)
 	static const char *const msg_henry =
 		"From: alice@example.com\r\nTo: henry@example.org\r\nSubject: Meeting\r\n"
 		"Date: Thu, 1 Jan 2026 09:00:00 +0000\r\nMessage-ID: <3@example.com>\r\n\r\nTomorrow?\r\n";
+	/* a second message, not the first sent again (that one would be a
+	 * duplicate, not filed twice: test_redelivery_filed_once) */
+	static const char *const msg_henry_2 =
+		"From: alice@example.com\r\nTo: henry@example.org\r\nSubject: Meeting\r\n"
+		"Date: Thu, 1 Jan 2026 09:05:00 +0000\r\nMessage-ID: <4@example.com>\r\n\r\nTomorrow?\r\n";
 	lmtp_deliver(w, "alice@example.com", henry, msg_henry);        /* 14..17 */
-	lmtp_deliver(w, "alice@example.com", henry, msg_henry);        /* 18..21 */
+	lmtp_deliver(w, "alice@example.com", henry, msg_henry_2);      /* 18..21 */
 }
 
 START_TEST(test_sieve_redirect_reject_discard_vacation)
@@ -669,6 +674,81 @@ START_TEST(test_write_failure_is_452_and_leaves_nothing)
 	ck_assert_int_eq(count_files(&w, "example.org", "carol", "new"), 1);
 	ck_assert_ptr_nonnull(find_event(&w, MS_EV_ERROR, "cannot store for bob@example.org in INBOX"));
 	ck_assert_ptr_null(find_event(&w, MS_EV_STORE, "bob@example.org"));
+	world_free(&w);
+}
+END_TEST
+
+/* The MTA's retries (RFC 5321 6.1): the same bytes for the same recipient
+ * are filed once (agents/mda/dedup.h); another recipient, another message,
+ * or a recipient refused before, are not duplicates. */
+static void script_redelivery(World *w)
+{
+	static const char *const bob_carol[] = { "bob@example.org", "carol@example.org", NULL };
+	static const char *const bob[] = { "bob@example.org", NULL };
+	static const char *const bob_frank_info[] = { "bob@example.org", "frank@example.org", "info@example.org", NULL };
+	static const char *const other =
+		"From: alice@example.com\r\nTo: bob@example.org\r\nSubject: Lunch on Friday\r\n"
+		"Message-ID: <2@example.com>\r\n\r\nHi Bob,\r\n";
+	lmtp_deliver(w, "alice@example.com", bob_carol, PLAIN_MESSAGE);        /* replies 0..5 */
+	lmtp_deliver(w, "alice@example.com", bob, PLAIN_MESSAGE);              /* 6..9 */
+	lmtp_deliver(w, "alice@example.com", bob_frank_info, PLAIN_MESSAGE);   /* 10..17 */
+	lmtp_deliver(w, "alice@example.com", bob, other);                      /* 18..21 */
+}
+
+START_TEST(test_redelivery_filed_once)
+{
+	World w;
+	world_run(&w, 8, script_redelivery, NULL);
+	assert_reply(&w, 4, "250 2.0.0 <bob@example.org> Ok: INBOX");
+	assert_reply(&w, 5, "250 2.0.0 <carol@example.org> Ok: INBOX");
+	assert_reply(&w, 9, "250 2.0.0 <bob@example.org> Ok: already delivered");
+	assert_reply(&w, 15, "250 2.0.0 <bob@example.org> Ok: already delivered");
+	assert_reply(&w, 16, "550 5.7.1 <frank@example.org> I do not take mail here");   /* refused again */
+	assert_reply(&w, 17, "250 2.0.0 <info@example.org> Ok: INBOX");   /* another RCPT: its own copy */
+	assert_reply(&w, 21, "250 2.0.0 <bob@example.org> Ok: INBOX");
+	ck_assert_int_eq(count_files(&w, "example.org", "bob", "new"), 3);   /* first, info@'s, the other */
+	ck_assert_int_eq(count_files(&w, "example.org", "carol", "new"), 1);
+	ck_assert_ptr_nonnull(find_event(&w, MS_EV_NOTE, "<bob@example.org>: this copy (MTA queue id unknown) "
+	                                                 "was filed before: not filed again"));
+	/* the log on disk: three copies filed (bob, carol, info), then the other */
+	g_autofree char *log_path = g_build_filename(w.dir, "delivered.log", NULL);
+	g_autofree char *log = NULL;
+	ck_assert(g_file_get_contents(log_path, &log, NULL, NULL));
+	guint promises = 0, done = 0;
+	for (const char *p = log; (p = strchr(p, '\n')) != NULL;) {
+		p++;
+		promises += g_str_has_prefix(p, "P ");
+		done += g_str_has_prefix(p, "D ");
+	}
+	promises += g_str_has_prefix(log, "P ");
+	ck_assert_uint_eq(promises, 4);
+	ck_assert_uint_eq(done, 4);
+	world_free(&w);
+}
+END_TEST
+
+/* bob's INBOX is broken, then mended: the MTA's retry of the whole
+ * transaction files bob's copy and not carol's again. */
+static void script_retry_after_452(World *w)
+{
+	static const char *const rcpts[] = { "bob@example.org", "carol@example.org", NULL };
+	lmtp_deliver(w, "alice@example.com", rcpts, PLAIN_MESSAGE);   /* replies 0..5 */
+	g_autofree char *new_ = g_build_filename(w->dir, "mail/example.org/bob/new", NULL);
+	ck_assert_int_eq(g_unlink(new_), 0);
+	ck_assert_int_eq(g_mkdir(new_, 0700), 0);
+	lmtp_deliver(w, "alice@example.com", rcpts, PLAIN_MESSAGE);   /* 6..11 */
+}
+
+START_TEST(test_retry_after_452_files_the_rest_once)
+{
+	World w;
+	world_run(&w, 9, script_retry_after_452, break_bobs_maildir);
+	assert_reply(&w, 4, "452 4.3.1 <bob@example.org> cannot store the message now");
+	assert_reply(&w, 5, "250 2.0.0 <carol@example.org> Ok: INBOX");
+	assert_reply(&w, 10, "250 2.0.0 <bob@example.org> Ok: INBOX");
+	assert_reply(&w, 11, "250 2.0.0 <carol@example.org> Ok: already delivered");
+	ck_assert_int_eq(count_files(&w, "example.org", "bob", "new"), 1);
+	ck_assert_int_eq(count_files(&w, "example.org", "carol", "new"), 1);
 	world_free(&w);
 }
 END_TEST
@@ -808,6 +888,8 @@ static Suite *mda_suite(void)
 	MS_ADD_TEST(s, test_alias_catch_all_and_forward, 30);
 	MS_ADD_TEST(s, test_sieve_redirect_reject_discard_vacation, 30);
 	MS_ADD_TEST(s, test_write_failure_is_452_and_leaves_nothing, 30);
+	MS_ADD_TEST(s, test_redelivery_filed_once, 30);
+	MS_ADD_TEST(s, test_retry_after_452_files_the_rest_once, 30);
 	MS_ADD_TEST(s, test_quota_and_mail_loop_refused, 30);
 	MS_ADD_TEST(s, test_broken_script_and_failed_redirect_keep_the_mail, 30);
 	MS_ADD_TEST(s, test_authsvc_same_answer_and_delay, 30);

@@ -373,7 +373,9 @@ static gboolean build_mail(MsWorld *w, GError **error)
 			                 .seed = w->seed, .epoch_us = w->epoch_us,
 			                 .tls_cert = w->tls_cert, .login_needs_tls = w->tls_cert && !w->plaintext_auth,
 			                 .imaps_port = w->tls_cert ? MS_WORLD_IMAPS_PORT : 0,
-			                 .pop3s_port = w->tls_cert ? MS_WORLD_POP3S_PORT : 0 };
+			                 .pop3s_port = w->tls_cert ? MS_WORLD_POP3S_PORT : 0,
+			                 /* simulated: one process plays every host */
+			                 .no_change_watch = w->net != NULL };
 			n->mra = mra_new(n->mra_stack, &rc, error);
 			if (!n->mra)
 				return prefix_error(error, scn, n->h->line);

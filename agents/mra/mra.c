@@ -142,7 +142,7 @@ Mra *mra_new(MsStack *stack, const MraConfig *cfg, GError **error)
 	mra->mailboxes = g_hash_table_new(g_str_hash, g_str_equal);
 	mra->changes_fd = -1;
 #ifdef MRA_HAVE_INOTIFY
-	mra->changes_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);   /* -1 (no inotify): we look */
+	mra->changes_fd = cfg->no_change_watch ? -1 : inotify_init1(IN_NONBLOCK | IN_CLOEXEC);   /* -1: we look */
 	if (mra->changes_fd >= 0)
 		mra->changes_buf = g_malloc(MRA_CHANGES_BUFFER);
 #endif

@@ -77,6 +77,11 @@ typedef struct {
 	gboolean    login_needs_tls;  /* no passwords before TLS (LOGINDISABLED) */
 	guint16     imaps_port;       /* implicit TLS (RFC 8314); 0: none; needs tls_cert */
 	guint16     pop3s_port;
+	/* Do not ask inotify which folders changed: look each time.  A
+	 * simulated world sets it, since inotify instances are counted per
+	 * user (fs.inotify.max_user_instances, 128 by default) and a world
+	 * of a thousand mail hosts would take them all from other programs. */
+	gboolean    no_change_watch;
 } MraConfig;
 
 typedef struct Mra Mra;

@@ -153,9 +153,17 @@ static char *new_id(Mta *mta)
 	return g_ascii_strup(hex, -1);   /* Postfix-like: 4F2A9C01B3D7 */
 }
 
+/* The queue's clock: Unix time, not the scheduler's, whose zero is this
+ * process's start.  A queue written by a server that ran for days is read
+ * by its successor at the right times: retries when due, lifetimes whole. */
+static gint64 queue_now(Mta *mta)
+{
+	return mta->epoch + ms_sched_now(mta->sched);
+}
+
 static char *date_now(Mta *mta)
 {
-	return rfc5322_format_date(mta->epoch + ms_sched_now(mta->sched), 0);
+	return rfc5322_format_date(queue_now(mta), 0);
 }
 
 static MsResolver *resolver_new(Mta *mta)
@@ -397,7 +405,7 @@ static gboolean hook_data(gpointer ud, SmtpSession *ss, GString *message, SmtpVe
 	MtaQueueIncoming in = {
 		.id = id, .from = from->address ? from->address : "",
 		.rcpts = (const char *const *)rcpts->pdata, .message = bytes,
-		.arrival_us = ms_sched_now(mta->sched),
+		.arrival_us = queue_now(mta),
 		.client_address = smtp_session_client_address(ss),
 		.client_helo = smtp_session_helo(ss), .client_user = smtp_session_auth_user(ss),
 	};
@@ -778,7 +786,7 @@ static void queue_bounce(Mta *mta, const MtaQueueEntry *e, GBytes *original, GPt
 {
 	g_autofree char *id = new_id(mta);
 	g_autofree char *date = date_now(mta);
-	g_autofree char *arrival = rfc5322_format_date(mta->epoch + e->arrival_us, 0);
+	g_autofree char *arrival = rfc5322_format_date(e->arrival_us, 0);
 	g_autofree char *boundary = g_strdup_printf("%s.bounce/%s", id, mta->hostname);
 	GString *m = g_string_new(NULL);
 	g_string_append_printf(m,
@@ -834,7 +842,7 @@ static void queue_bounce(Mta *mta, const MtaQueueEntry *e, GBytes *original, GPt
 	const char *rcpts[] = { e->from, NULL };
 	g_autoptr(GBytes) bytes = g_string_free_to_bytes(m);
 	MtaQueueIncoming in = { .id = id, .from = "", .rcpts = rcpts, .message = bytes,
-	                        .arrival_us = ms_sched_now(mta->sched), .is_bounce = TRUE,
+	                        .arrival_us = queue_now(mta), .is_bounce = TRUE,
 	                        .client_address = "127.0.0.1", .client_helo = mta->hostname };
 	g_autoptr(GError) err = NULL;
 	if (mta_queue_add(mta->queue, &in, &err)) {
@@ -854,7 +862,7 @@ static void queue_bounce(Mta *mta, const MtaQueueEntry *e, GBytes *original, GPt
 static gboolean deliver_entry(Agent *ag, MtaQueueEntry *e, gboolean flush)
 {
 	Mta *mta = ag->mta;
-	gint64 now = ms_sched_now(mta->sched);
+	gint64 now = queue_now(mta);
 	g_autoptr(GError) err = NULL;
 	g_mutex_lock(&mta->qlock);
 	g_autoptr(GBytes) msg = mta_queue_read_message(mta->queue, e, &err);
@@ -904,7 +912,7 @@ static gboolean deliver_entry(Agent *ag, MtaQueueEntry *e, gboolean flush)
 
 	/* Record what happened; failures are bounced before they are marked
 	 * (a crash in between repeats a bounce rather than losing one). */
-	now = ms_sched_now(mta->sched);
+	now = queue_now(mta);
 	g_mutex_lock(&mta->qlock);
 	g_autoptr(GPtrArray) failed = g_ptr_array_new();
 	gboolean expired = mta_queue_entry_expired(e, now, mta->lifetime);
@@ -1079,7 +1087,7 @@ static void qmgr_task(gpointer data)
 	Mta *mta = data;
 	Agent *ag = &mta->qagent;
 	while (!mta->stopping) {
-		gint64 now = ms_sched_now(mta->sched);
+		gint64 now = queue_now(mta);
 		gint64 next = G_MAXINT64;
 		g_mutex_lock(&mta->qlock);
 		mta->qmgr_idle = FALSE;
@@ -1097,7 +1105,8 @@ static void qmgr_task(gpointer data)
 			continue;
 		}
 		agent_close_lmtp(ag);
-		if (ms_task_park(next == G_MAXINT64 ? MS_FOREVER : next) == MS_PARK_CANCELLED)
+		/* back from the queue's clock to the scheduler's */
+		if (ms_task_park(next == G_MAXINT64 ? MS_FOREVER : MAX(next - mta->epoch, 0)) == MS_PARK_CANCELLED)
 			break;
 	}
 	g_mutex_lock(&mta->qlock);

@@ -9,6 +9,8 @@
  * Only one thread ever runs agent code, and the next one is chosen by the
  * heap, never by the operating system: that is what makes runs repeatable.
  */
+#include <errno.h>
+#include <semaphore.h>
 #include <sys/prctl.h>
 #include "sim/kernel/sched.h"
 
@@ -29,6 +31,7 @@ struct MsTask {
 	gboolean     wake_queued; /* a wake-up for this park is in the heap */
 	guint64      park_gen;    /* which park a heap entry is for */
 	MsParkResult wake_reason;
+	sem_t        baton;       /* virtual: posted once per hand-off to this task */
 };
 
 typedef enum { ENT_WAKE, ENT_ACTION } EntryKind;
@@ -61,6 +64,7 @@ struct MsSched {
 	guint64      next_seq;
 	guint32      current_sender;
 	MsTask      *holder;      /* who has the baton (virtual) */
+	MsTask      *post_to;     /* the new holder, told once the lock is let go */
 	MsTask      *main;
 	GPtrArray   *tasks;       /* every task, main first */
 	guint        live;        /* tasks whose function has not returned */
@@ -171,6 +175,7 @@ static MsTask *task_new(MsSched *s, const char *name, MsTaskFunc fn, gpointer da
 	t->fn = fn;
 	t->data = data;
 	g_cond_init(&t->cond);
+	sem_init(&t->baton, 0, 0);
 	g_ptr_array_add(s->tasks, t);
 	return t;
 }
@@ -180,6 +185,7 @@ static void task_free(MsTask *t)
 	if (t->thread && t->s->mode == MS_SCHED_REAL)
 		g_thread_unref(t->thread);   /* the creator's reference: detach */
 	g_cond_clear(&t->cond);
+	sem_destroy(&t->baton);
 	g_free(t->name);
 	g_free(t);
 }
@@ -324,14 +330,30 @@ static void give_baton(MsSched *s, MsTask *from, MsTask *to)
 	s->current_sender = to->id;
 	if (to != from) {
 		s->handoffs++;
-		g_cond_signal(&to->cond);
+		s->post_to = to;
 	}
+}
+
+/* Let go of the kernel lock, then wake the new holder: woken while the
+ * lock was still held (as a condition variable would wake it), it would
+ * only run into the lock and sleep a second time.  One wake-up per
+ * hand-off is the whole cost. */
+static void release_baton(MsSched *s)
+{
+	MsTask *to = g_steal_pointer(&s->post_to);
+	g_mutex_unlock(&s->lock);
+	if (to)
+		sem_post(&to->baton);
 }
 
 static void wait_for_baton(MsSched *s, MsTask *t)
 {
-	while (s->holder != t)
-		g_cond_wait(&t->cond, &s->lock);
+	while (s->holder != t) {
+		release_baton(s);
+		while (sem_wait(&t->baton) != 0 && errno == EINTR)
+			;
+		g_mutex_lock(&s->lock);
+	}
 	s->current_sender = t->id;
 }
 
@@ -353,7 +375,7 @@ static gpointer task_thread(gpointer data)
 		 * million tasks, and each stack is a mapping the kernel counts). */
 		GThread *self = g_steal_pointer(&t->thread);
 		give_baton(s, t, dispatch(s));
-		g_mutex_unlock(&s->lock);
+		release_baton(s);
 		g_thread_unref(self);
 	} else {
 		t->fn(t->data);

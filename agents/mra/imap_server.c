@@ -44,19 +44,12 @@ static const struct {
 };
 #define FLAG_LIST "(\\Answered \\Flagged \\Deleted \\Seen \\Draft $Forwarded)"
 
-/* A stretch of the reply buffer holding message data: events show a
- * summary of it, not its lines (as the SMTP client shows DATA). */
-typedef struct {
-	gsize start, len;
-	char *display;
-} Masked;
-
 typedef struct {
 	MsConn         *conn;
 	Mra            *mra;
 	ImapServerState state;
 	GString        *out;            /* replies not yet sent */
-	GArray         *masked;         /* Masked, ascending */
+	GArray         *masked;         /* MsConnMasked, ascending: message data */
 	GString        *cmd;            /* the command being read, literals included */
 	char            line[IMAP_PROTO_MAX_LINE + 1];
 	guint           bad_in_a_row;
@@ -110,28 +103,11 @@ static void enter_state(ImapSession *s, ImapServerState state)
  * data with its summary. */
 static gboolean flush(ImapSession *s)
 {
-	gboolean ok = TRUE;
-	gsize pos = 0;
-	for (guint i = 0; i < s->masked->len; i++) {
-		Masked *m = &g_array_index(s->masked, Masked, i);
-		if (ok && m->start > pos)
-			ok = ms_conn_write(s->conn, s->out->str + pos, m->start - pos, NULL);
-		if (ok)
-			ok = ms_conn_write_masked(s->conn, s->out->str + m->start, m->len, m->display, NULL);
-		pos = m->start + m->len;
-		g_free(m->display);
-	}
-	if (ok && s->out->len > pos)
-		ok = ms_conn_write(s->conn, s->out->str + pos, s->out->len - pos, NULL);
-	g_array_set_size(s->masked, 0);
-	if (s->out->allocated_len > 2 * IMAP_SERVER_FLUSH_AT) {
-		g_string_free(s->out, TRUE);   /* after a large message, give the memory back */
-		s->out = g_string_new(NULL);
-	}
-	g_string_truncate(s->out, 0);
-	if (!ok)
-		s->state = IMAP_STATE_LOGOUT;   /* the client is gone */
-	return ok;
+	/* after a large message, the buffer's memory goes back */
+	if (ms_conn_write_gathered(s->conn, &s->out, s->masked, 2 * IMAP_SERVER_FLUSH_AT, NULL))
+		return TRUE;
+	s->state = IMAP_STATE_LOGOUT;   /* the client is gone */
+	return FALSE;
 }
 
 /* The replies that follow are this action's step: what is gathered so far
@@ -190,8 +166,8 @@ static void append_data_literal(ImapSession *s, const char *what, const char *da
 		for (const char *p = data, *end = data + len; (p = memchr(p, '\n', (gsize)(end - p))); p++)
 			lines++;
 	}
-	Masked m = { s->out->len, len,
-	             g_strdup_printf("(%s: %" G_GSIZE_FORMAT " bytes, %" G_GUINT64_FORMAT " lines)", what, len, lines) };
+	MsConnMasked m = { s->out->len, len,
+	                   g_strdup_printf("(%s: %" G_GSIZE_FORMAT " bytes, %" G_GUINT64_FORMAT " lines)", what, len, lines) };
 	g_array_append_val(s->masked, m);
 	g_string_append_len(s->out, data, (gssize)len);
 }
@@ -1905,7 +1881,7 @@ void imap_server_run(MsConn *conn, Mra *mra)
 {
 	ImapSession s = {
 		.conn = conn, .mra = mra, .state = IMAP_STATE_NOT_AUTHENTICATED,
-		.out = g_string_new(NULL), .masked = g_array_new(FALSE, FALSE, sizeof(Masked)),
+		.out = g_string_new(NULL), .masked = g_array_new(FALSE, FALSE, sizeof(MsConnMasked)),
 		.cmd = g_string_new(NULL),
 		.view = g_ptr_array_new_with_free_func((GDestroyNotify)maildir_message_free),
 		.recent = g_hash_table_new(g_direct_hash, g_direct_equal),

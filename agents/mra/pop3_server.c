@@ -222,7 +222,7 @@ static void login(Pop3Session *s, const char *user, const char *password)
 		return;
 	}
 	g_autoptr(GError) error = NULL;
-	AuthsvcResult r = mra_authenticate(s->mra, user, password, &error);
+	AuthsvcResult r = mra_authenticate(s->mra, ms_conn_step(s->conn), user, password, &error);
 	if (r == AUTHSVC_TEMPFAIL) {
 		ms_conn_emit(s->conn, MS_EV_ERROR, "the account service could not be asked: %s",
 		             error ? error->message : "no answer");

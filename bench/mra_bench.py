@@ -24,6 +24,7 @@ Dovecot runs from build/bench/mra/ with its own configuration, ports and
 Maildir (nothing under /etc is changed), and both are stopped by their
 pids.  The Debian packages Dovecot needs (dovecot-core, dovecot-imapd,
 dovecot-pop3d) are installed when missing (root only), no service started.
+MAILSIM=path measures another build.
 """
 import argparse
 import grp
@@ -33,14 +34,15 @@ import poplib
 import pwd
 import random
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import time
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+sys.dont_write_bytecode = True   # no __pycache__ left in bench/
+import common  # bench/common.py, beside this file
+from common import MAILSIM, ROOT, free_port, log, stop_pid, wait_port
+
 WORK = os.path.join(ROOT, "build", "bench", "mra")
 USER, DOMAIN, PASSWORD = "bob", "example.org", "secret"
 ADDRESS = f"{USER}@{DOMAIN}"
@@ -50,68 +52,6 @@ CLIENT_TIMEOUT = 120.0    # seconds for one reply
 FIRST_TIME = 1767225600   # 2026-01-01: the first message's delivery time
 TARGET_WARM = 1.0         # mailsim / Dovecot, warm: at least Dovecot's speed
 TARGET_COLD = 5.0         # cold: five times Dovecot's
-
-
-def log(msg=""):
-    print(msg, flush=True)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return True
-        except OSError:
-            time.sleep(0.05)
-    return False
-
-
-def pid_alive(pid):
-    try:
-        os.kill(pid, 0)
-        return True
-    except OSError:
-        return False
-
-
-def stop_pid(pid, what, timeout=15.0):
-    """SIGTERM, then SIGKILL; only the pid we were given."""
-    if not pid or not pid_alive(pid):
-        return
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            done, _ = os.waitpid(pid, os.WNOHANG)
-            if done == pid:
-                return
-        except ChildProcessError:
-            if not pid_alive(pid):
-                return
-        time.sleep(0.05)
-    log(f"  {what} (pid {pid}) did not stop: killing it")
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except OSError:
-        pass
-
-
-def read_pid(path, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with open(path) as f:
-                return int(f.read().split()[0])
-        except (OSError, ValueError, IndexError):
-            time.sleep(0.05)
-    return None
 
 
 def drop_caches():
@@ -131,31 +71,7 @@ def have_dovecot():
 
 
 def install():
-    if have_dovecot():
-        return True
-    if os.geteuid() != 0:
-        log(f"  Dovecot missing and not root: cannot install ({' '.join(DEBIAN_PACKAGES)})")
-        return False
-    log(f"  installing {' '.join(DEBIAN_PACKAGES)} from Debian")
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    # policy-rc.d exit 101: packages must not start their system services
-    policy = "/usr/sbin/policy-rc.d"
-    made_policy = not os.path.exists(policy)
-    if made_policy:
-        with open(policy, "w") as f:
-            f.write("#!/bin/sh\nexit 101\n")
-        os.chmod(policy, 0o755)
-    try:
-        subprocess.run(["apt-get", "update", "-qq"], env=env, check=False,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        r = subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends"] + DEBIAN_PACKAGES,
-                           env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        if r.returncode != 0:
-            log("  apt-get install failed: " + r.stderr.decode(errors="replace")[-500:])
-    finally:
-        if made_policy:
-            os.unlink(policy)
-    return have_dovecot()
+    return common.install("Dovecot", DEBIAN_PACKAGES, have_dovecot)
 
 
 # ---- the messages -------------------------------------------------------
@@ -314,19 +230,18 @@ class Mailsim:
     def start(self):
         shutil.rmtree(self.dir, ignore_errors=True)
         os.makedirs(self.dir)
-        mailsim = os.path.join(ROOT, "mailsim")
-        subprocess.run([mailsim, "accounts", "--state", self.state, "add", ADDRESS, PASSWORD],
+        subprocess.run([MAILSIM, "accounts", "--state", self.state, "add", ADDRESS, PASSWORD],
                        check=True, stdout=subprocess.DEVNULL)
         auth_port = free_port()
         # every event is printed, as in a lab: into a file
         self.out = open(os.path.join(self.dir, "events.log"), "w")
         self.procs.append(subprocess.Popen(
-            [mailsim, "mda", "--state", self.state, "--auth-port", str(auth_port),
+            [MAILSIM, "mda", "--state", self.state, "--auth-port", str(auth_port),
              "--lmtp-port", str(free_port())], stdout=self.out, stderr=subprocess.STDOUT))
         if not wait_port(auth_port):
             raise RuntimeError(f"mailsim mda did not listen; see {self.out.name}")
         self.procs.append(subprocess.Popen(
-            [mailsim, "mra", "--state", self.state, "--imap-port", str(self.imap_port),
+            [MAILSIM, "mra", "--state", self.state, "--imap-port", str(self.imap_port),
              "--pop3-port", str(self.pop3_port), "--auth", f"127.0.0.1:{auth_port}"],
             stdout=self.out, stderr=subprocess.STDOUT))
         if not wait_port(self.imap_port) or not wait_port(self.pop3_port):
@@ -403,13 +318,8 @@ service pop3-login {{
         os.makedirs(self.home)
         shutil.chown(self.home, "nobody", "nogroup")
         self.write_conf()
-        out = os.path.join(self.dir, "start.out")
-        with open(out, "a") as f:
-            # a daemon keeps the descriptors it inherits: a file, never a pipe
-            r = subprocess.run(["dovecot", "-c", self.conf], stdout=f, stderr=subprocess.STDOUT)
-        if r.returncode != 0:
-            raise RuntimeError(f"dovecot did not start; see {out}")
-        self.pid = read_pid(os.path.join(self.base, "master.pid"))
+        self.pid = common.start_daemon(["dovecot", "-c", self.conf], os.path.join(self.dir, "start.out"),
+                                       os.path.join(self.base, "master.pid"), "dovecot")
         if not wait_port(self.imap_port) or not wait_port(self.pop3_port):
             raise RuntimeError("dovecot did not listen; see " + os.path.join(self.dir, "dovecot.log"))
 
@@ -440,10 +350,7 @@ def main():
     args = ap.parse_args()
 
     # a timeout's SIGTERM still stops the servers (the finally below)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
-    os.makedirs(WORK, exist_ok=True)
-    if not os.path.exists(os.path.join(ROOT, "mailsim")):
-        log("mailsim is not built: run make first")
+    if not common.prepare(WORK):
         return 2
     servers = [Mailsim()]
     if install():

@@ -29,42 +29,21 @@ import argparse
 import os
 import re
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import time
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+sys.dont_write_bytecode = True   # no __pycache__ left in bench/
+import common  # bench/common.py, beside this file
+from common import MAILSIM, ROOT, free_port, log, stop_pid, wait_port
+
 WORK = os.path.join(ROOT, "build", "bench", "mta")
-MAILSIM = os.environ.get("MAILSIM", os.path.join(ROOT, "mailsim"))
 RCPT = "bob@example.org"
 SENDER = "bench@example.net"
 DEBIAN_PACKAGES = ["postfix", "dovecot-core", "dovecot-lmtpd"]
 DELIVERY_TIMEOUT = 300.0  # seconds for one batch to reach the Maildir
 POLL = 0.005              # seconds between Maildir counts
-
-
-def log(msg):
-    print(msg, flush=True)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return True
-        except OSError:
-            time.sleep(0.05)
-    return False
 
 
 def count_files(d):
@@ -74,82 +53,13 @@ def count_files(d):
         return 0
 
 
-def pid_alive(pid):
-    try:
-        os.kill(pid, 0)
-        return True
-    except OSError:
-        return False
-
-
-def stop_pid(pid, what, timeout=15.0):
-    """SIGTERM, then SIGKILL; only the pid we were given."""
-    if not pid or not pid_alive(pid):
-        return
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            done, _ = os.waitpid(pid, os.WNOHANG)
-            if done == pid:
-                return
-        except ChildProcessError:
-            if not pid_alive(pid):
-                return
-        time.sleep(0.05)
-    log(f"  {what} (pid {pid}) did not stop: killing it")
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except OSError:
-        pass
-
-
-def read_pid(path, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with open(path) as f:
-                return int(f.read().split()[0])
-        except (OSError, ValueError, IndexError):
-            time.sleep(0.05)
-    return None
-
-
-# ---- installing ---------------------------------------------------------
-
 def have_tools():
     return all(shutil.which(t) for t in ("smtp-source", "smtp-sink", "postfix", "dovecot"))
 
 
 def install():
-    if have_tools():
-        return True
-    if os.geteuid() != 0:
-        log("  postfix/dovecot missing and not root: cannot install "
-            f"({' '.join(DEBIAN_PACKAGES)})")
-        return False
-    log(f"  installing {' '.join(DEBIAN_PACKAGES)} from Debian")
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    subprocess.run(["debconf-set-selections"], input=b"postfix postfix/main_mailer_type select No configuration\n",
-                   check=False)
-    # policy-rc.d exit 101: packages must not start their system services
-    policy = "/usr/sbin/policy-rc.d"
-    made_policy = not os.path.exists(policy)
-    if made_policy:
-        with open(policy, "w") as f:
-            f.write("#!/bin/sh\nexit 101\n")
-        os.chmod(policy, 0o755)
-    try:
-        subprocess.run(["apt-get", "update", "-qq"], env=env, check=False,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        r = subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends"] + DEBIAN_PACKAGES,
-                           env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        if r.returncode != 0:
-            log("  apt-get install failed: " + r.stderr.decode(errors="replace")[-500:])
-    finally:
-        if made_policy:
-            os.unlink(policy)
-    return have_tools()
+    return common.install("postfix/dovecot", DEBIAN_PACKAGES, have_tools,
+                          preseed="postfix postfix/main_mailer_type select No configuration\n")
 
 
 # ---- the servers --------------------------------------------------------
@@ -357,22 +267,14 @@ protocol lmtp {{
         os.chmod(self.dir, 0o755)
         self.write_dovecot()
         self.write_postfix()
-        # its daemons keep the descriptors they inherit: a file, never a pipe
         out = os.path.join(self.dir, "start.out")
-        with open(out, "a") as f:
-            r = subprocess.run(["dovecot", "-c", self.dv_conf], stdout=f, stderr=subprocess.STDOUT)
-        if r.returncode != 0:
-            raise RuntimeError(f"dovecot did not start; see {out}")
-        self.dv_pid = read_pid(os.path.join(self.dv_base, "master.pid"))
+        self.dv_pid = common.start_daemon(["dovecot", "-c", self.dv_conf], out,
+                                          os.path.join(self.dv_base, "master.pid"), "dovecot")
         if not wait_port(self.lmtp_port):
             raise RuntimeError("dovecot lmtp did not listen; see " + os.path.join(self.dir, "dovecot.log"))
-        env = dict(os.environ, MAIL_CONFIG=self.pf_conf)
-        with open(out, "a") as f:
-            r = subprocess.run(["postfix", "-c", self.pf_conf, "start"], stdout=f, stderr=subprocess.STDOUT,
-                               env=env)
-        if r.returncode != 0:
-            raise RuntimeError(f"postfix did not start; see {out}")
-        self.pf_pid = read_pid(os.path.join(self.pf_spool, "pid", "master.pid"))
+        self.pf_pid = common.start_daemon(["postfix", "-c", self.pf_conf, "start"], out,
+                                          os.path.join(self.pf_spool, "pid", "master.pid"), "postfix",
+                                          env=dict(os.environ, MAIL_CONFIG=self.pf_conf))
         if not wait_port(self.port):
             raise RuntimeError("postfix did not listen; see " + os.path.join(self.dir, "postfix.log"))
 
@@ -426,10 +328,7 @@ def main():
     args = ap.parse_args()
 
     # a timeout's SIGTERM still stops the servers (the finally below)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
-    os.makedirs(WORK, exist_ok=True)
-    if not os.path.exists(MAILSIM):
-        log("mailsim is not built: run make first")
+    if not common.prepare(WORK):
         return 2
     servers = [Sink(), Mailsim(args.mailsim_arg)]
     if install():

@@ -279,6 +279,31 @@ gboolean ms_conn_write(MsConn *c, const void *data, gsize len, GError **error)
 	return ms_conn_write_masked(c, data, len, NULL, error);
 }
 
+gboolean ms_conn_write_gathered(MsConn *c, GString **out, GArray *masked, gsize keep_max, GError **error)
+{
+	const char *data = (*out)->str;
+	gboolean ok = TRUE;
+	gsize pos = 0;
+	for (guint i = 0; i < masked->len; i++) {
+		MsConnMasked *m = &g_array_index(masked, MsConnMasked, i);
+		if (ok && m->start > pos)
+			ok = ms_conn_write(c, data + pos, m->start - pos, error);
+		if (ok)
+			ok = ms_conn_write_masked(c, data + m->start, m->len, m->display, error);
+		pos = m->start + m->len;
+		g_free(m->display);
+	}
+	if (ok && (*out)->len > pos)
+		ok = ms_conn_write(c, data + pos, (*out)->len - pos, error);
+	g_array_set_size(masked, 0);
+	if ((*out)->allocated_len > keep_max) {
+		g_string_free(*out, TRUE);
+		*out = g_string_new(NULL);
+	}
+	g_string_truncate(*out, 0);
+	return ok;
+}
+
 gboolean ms_conn_printf(MsConn *c, GError **error, const char *fmt, ...)
 {
 	va_list ap;

@@ -94,6 +94,23 @@ gboolean    ms_conn_write_masked(MsConn *c, const void *data, gsize len,
                                  const char *display, GError **error);
 gboolean    ms_conn_printf(MsConn *c, GError **error, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
 
+/* A stretch of a gathered reply that events show as display (owned), not
+ * as its lines: message data, shown as a summary. */
+typedef struct {
+	gsize start, len;
+	char *display;
+} MsConnMasked;
+
+/* Send a reply gathered in *out: the stretches of masked (MsConnMasked,
+ * ascending, not overlapping) as ms_conn_write_masked, the bytes between
+ * them as ms_conn_write.  Afterwards *out is empty (a new GString when it
+ * had grown past keep_max bytes, so a large message's memory goes back)
+ * and masked is empty, its displays freed, whether or not the writes
+ * worked.  FALSE with error at the first write that failed; nothing is
+ * written after it. */
+gboolean    ms_conn_write_gathered(MsConn *c, GString **out, GArray *masked, gsize keep_max,
+                                   GError **error);
+
 /* TLS from here on (RFC 3207, RFC 2595): the server side passes its
  * certificate, the client side NULL (lab certificates are self-signed, so
  * the client does not verify them).  Bytes the peer sent before the

@@ -1,10 +1,14 @@
 /* sim/cmd_client.c - `mailsim send` and `mailsim fetch`: the mail client
  * agent on real sockets, pointed at any server (a lab's Postfix and
- * Dovecot, or mailsim serve), with every step shown as events.
+ * Dovecot, or mailsim serve), with every step shown as events.  It asks
+ * for STARTTLS (RFC 3207, RFC 2595) before it logs in, or speaks TLS from
+ * the first byte (--implicit-tls, RFC 8314); it sends no password in the
+ * clear unless --allow-plaintext-auth, and goes on over TLS only with
+ * --insecure, since it checks no certificate (serve's is self-signed).
  *
- *   mailsim send --smtp 127.0.0.1:2587 --user alice@example.org --password secret \
+ *   mailsim send --smtp 127.0.0.1:2587 --insecure --user alice@example.org --password secret \
  *                --to bob@example.org --subject Hello --body "See you at 5?"
- *   mailsim fetch --imap 127.0.0.1:2143 --user bob@example.org --password secret
+ *   mailsim fetch --imap 127.0.0.1:2143 --insecure --user bob@example.org --password secret
  */
 #include "agents/mua/mua.h"
 #include "net/realnet.h"
@@ -21,6 +25,7 @@ typedef struct {
 	char      *user, *password, *from, *to, *cc, *subject, *body, *dns;
 	char      *sent_imap;   /* send: the IMAP server that keeps the Sent copy */
 	gboolean   delete;
+	gboolean   implicit_tls, allow_plaintext, insecure;
 	int        rc;
 	Mua       *mua;
 } Job;
@@ -38,6 +43,16 @@ static gboolean split_host_port(const char *s, char **host_r, guint16 *port_r)
 	return TRUE;
 }
 
+/* What the user can do about a refusal for want of security. */
+static const char *security_hint(const GError *err)
+{
+	if (g_error_matches(err, MUA_ERROR, MUA_ERROR_PLAINTEXT))
+		return "\n  (--allow-plaintext-auth sends it in the clear anyway)";
+	if (g_error_matches(err, MUA_ERROR, MUA_ERROR_CERTIFICATE))
+		return "\n  (--insecure accepts the certificate as it is: mailsim serve's is self-signed)";
+	return "";
+}
+
 static void job_task(gpointer data)
 {
 	Job *j = data;
@@ -49,11 +64,11 @@ static void job_task(gpointer data)
 		MuaMessage m = { .to = j->to, .cc = j->cc, .subject = j->subject,
 		                 .body = j->body ? j->body : "" };
 		if (!mua_send(j->mua, &m, &err) && !g_error_matches(err, MUA_ERROR, MUA_ERROR_SENT_COPY)) {
-			fprintf(stderr, "mailsim send: %s\n", err->message);
+			fprintf(stderr, "mailsim send: %s%s\n", err->message, security_hint(err));
 			j->rc = 1;
 		}
 	} else if (!mua_fetch(j->mua, j->pop3 ? MUA_PROTOCOL_POP3 : MUA_PROTOCOL_IMAP, j->delete, &err)) {
-		fprintf(stderr, "mailsim fetch: %s\n", err->message);
+		fprintf(stderr, "mailsim fetch: %s%s\n", err->message, security_hint(err));
 		j->rc = 1;
 	} else {
 		printf("mailsim fetch: %u new message(s)\n", mua_last_fetched(j->mua));
@@ -86,6 +101,9 @@ static int run(Job *j, const char *who)
 		.incoming = j->pop3 ? MUA_PROTOCOL_POP3 : MUA_PROTOCOL_IMAP,
 		.manual_incoming_protocol = j->pop3 ? MUA_PROTOCOL_POP3 : MUA_PROTOCOL_IMAP,
 		.dns_server = dns_host ? dns_host : "127.0.0.1", .dns_port = dns_port,
+		/* Thunderbird's default for a server typed by hand: STARTTLS */
+		.manual_security = j->implicit_tls ? MAILCONFIG_SOCKET_SSL : MAILCONFIG_SOCKET_STARTTLS,
+		.allow_plaintext_auth = j->allow_plaintext, .accept_any_certificate = j->insecure,
 		.seed = (guint64)g_get_real_time(), .epoch_us = g_get_real_time() - ms_sched_now(s),
 	};
 	g_autofree char *imap_host = NULL;
@@ -93,7 +111,7 @@ static int run(Job *j, const char *who)
 	if (j->send) {
 		mc.manual_outgoing_host = host;
 		mc.manual_outgoing_port = port;
-		/* the Sent copy goes to --imap, or to port 143 of the same host */
+		/* the Sent copy goes to --imap, or to port 143 (993) of the same host */
 		if (j->sent_imap && !split_host_port(j->sent_imap, &imap_host, &imap_port)) {
 			fprintf(stderr, "mailsim send: --imap wants HOST:PORT\n");
 			ms_stack_unref(st);
@@ -123,6 +141,15 @@ static int run(Job *j, const char *who)
 	return j->rc;
 }
 
+/* The connection security options, the same for send and fetch. */
+#define SECURITY_OPTIONS(j) \
+	{ "implicit-tls", 0, 0, G_OPTION_ARG_NONE, &(j).implicit_tls, \
+	  "TLS from the first byte (SMTPS 465, IMAPS 993, POP3S 995) instead of STARTTLS", NULL }, \
+	{ "allow-plaintext-auth", 0, 0, G_OPTION_ARG_NONE, &(j).allow_plaintext, \
+	  "Send the password in the clear where the server offers no STARTTLS", NULL }, \
+	{ "insecure", 'k', 0, G_OPTION_ARG_NONE, &(j).insecure, \
+	  "Accept the server's TLS certificate as it is, unchecked (mailsim serve's is self-signed)", NULL }
+
 int ms_cmd_send(int argc, char **argv)
 {
 	Job j = { .send = TRUE };
@@ -136,6 +163,7 @@ int ms_cmd_send(int argc, char **argv)
 		{ "body", 'b', 0, G_OPTION_ARG_STRING, &j.body, "Body", "TEXT" },
 		{ "imap", 0, 0, G_OPTION_ARG_STRING, &j.sent_imap, "IMAP server for the Sent copy (HOST:143)", "HOST:PORT" },
 		{ "dns", 0, 0, G_OPTION_ARG_STRING, &j.dns, "DNS server for host names (127.0.0.1:53)", "ADDR:PORT" },
+		SECURITY_OPTIONS(j),
 		{ NULL },
 	};
 	g_autoptr(GOptionContext) ctx = g_option_context_new("- send a message with the mail client agent");
@@ -159,6 +187,7 @@ int ms_cmd_fetch(int argc, char **argv)
 		{ "password", 'p', 0, G_OPTION_ARG_STRING, &j.password, "Password", "PASSWORD" },
 		{ "delete", 0, 0, G_OPTION_ARG_NONE, &j.delete, "Delete from the server after fetching (POP3)", NULL },
 		{ "dns", 0, 0, G_OPTION_ARG_STRING, &j.dns, "DNS server for host names (127.0.0.1:53)", "ADDR:PORT" },
+		SECURITY_OPTIONS(j),
 		{ NULL },
 	};
 	g_autoptr(GOptionContext) ctx = g_option_context_new("- fetch new mail with the mail client agent");

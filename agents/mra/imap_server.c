@@ -7,6 +7,12 @@
  * nothing more in flight.  The selected folder is the client's view of a
  * folder the agent shares: before a command, what other sessions and
  * deliveries changed is told as untagged EXISTS, EXPUNGE and FETCH.
+ *
+ * Course steps (docs/COURSE-STEPS.md): a command that acts carries its
+ * action's step (retr.1-retr.6, in.8 for reading); the first one says
+ * what the session is for, and the session's own exchanges (login, LIST,
+ * LOGOUT) carry that step from then on, none before it: a session that
+ * only APPENDs the Sent copy is retr.3 throughout, not in.8.
  */
 #include "agents/mra/imap_server.h"
 #include "agents/mra/imap_proto.h"
@@ -44,19 +50,12 @@ static const struct {
 };
 #define FLAG_LIST "(\\Answered \\Flagged \\Deleted \\Seen \\Draft $Forwarded)"
 
-/* A stretch of the reply buffer holding message data: events show a
- * summary of it, not its lines (as the SMTP client shows DATA). */
-typedef struct {
-	gsize start, len;
-	char *display;
-} Masked;
-
 typedef struct {
 	MsConn         *conn;
 	Mra            *mra;
 	ImapServerState state;
 	GString        *out;            /* replies not yet sent */
-	GArray         *masked;         /* Masked, ascending */
+	GArray         *masked;         /* MsConnMasked, ascending: message data */
 	GString        *cmd;            /* the command being read, literals included */
 	char            line[IMAP_PROTO_MAX_LINE + 1];
 	guint           bad_in_a_row;
@@ -75,6 +74,9 @@ typedef struct {
 	GPtrArray      *view;           /* MaildirMessage*: message n is view[n - 1] */
 	MraReader      *reader;         /* the view's files, read ahead when the disk is cold */
 	GHashTable     *recent;         /* UIDs \Recent in this session */
+	/* what the session is for: the action of its first command that acts */
+	gboolean        has_purpose;
+	MraAction       purpose;
 	guint64         version;        /* of the shared state the view matches */
 	gboolean        expunge_pending;/* the client must still be told of EXPUNGEs */
 } ImapSession;
@@ -110,39 +112,39 @@ static void enter_state(ImapSession *s, ImapServerState state)
  * data with its summary. */
 static gboolean flush(ImapSession *s)
 {
-	gboolean ok = TRUE;
-	gsize pos = 0;
-	for (guint i = 0; i < s->masked->len; i++) {
-		Masked *m = &g_array_index(s->masked, Masked, i);
-		if (ok && m->start > pos)
-			ok = ms_conn_write(s->conn, s->out->str + pos, m->start - pos, NULL);
-		if (ok)
-			ok = ms_conn_write_masked(s->conn, s->out->str + m->start, m->len, m->display, NULL);
-		pos = m->start + m->len;
-		g_free(m->display);
-	}
-	if (ok && s->out->len > pos)
-		ok = ms_conn_write(s->conn, s->out->str + pos, s->out->len - pos, NULL);
-	g_array_set_size(s->masked, 0);
-	if (s->out->allocated_len > 2 * IMAP_SERVER_FLUSH_AT) {
-		g_string_free(s->out, TRUE);   /* after a large message, give the memory back */
-		s->out = g_string_new(NULL);
-	}
-	g_string_truncate(s->out, 0);
-	if (!ok)
-		s->state = IMAP_STATE_LOGOUT;   /* the client is gone */
-	return ok;
+	/* after a large message, the buffer's memory goes back */
+	if (ms_conn_write_gathered(s->conn, &s->out, s->masked, 2 * IMAP_SERVER_FLUSH_AT, NULL))
+		return TRUE;
+	s->state = IMAP_STATE_LOGOUT;   /* the client is gone */
+	return FALSE;
 }
 
-/* The replies that follow are this action's step: what is gathered so far
- * goes out under the step it was made under. */
-static void set_step(ImapSession *s, MraAction action)
+/* The replies that follow carry step: what is gathered so far goes out
+ * under the step it was made under. */
+static void use_step(ImapSession *s, const char *step)
 {
-	const char *step = mra_action_step(action);
 	if (g_strcmp0(step, ms_conn_step(s->conn)) == 0)
 		return;
 	flush(s);
 	ms_conn_set_step(s->conn, step);
+}
+
+/* The replies that follow are this action's; the session's first action
+ * says what the session is for. */
+static void set_step(ImapSession *s, MraAction action)
+{
+	if (!s->has_purpose) {
+		s->has_purpose = TRUE;
+		s->purpose = action;
+	}
+	use_step(s, mra_action_step(action));
+}
+
+/* The replies that follow are the session's own: its purpose's step, or
+ * none before it has one. */
+static void set_session_step(ImapSession *s)
+{
+	use_step(s, s->has_purpose ? mra_action_step(s->purpose) : NULL);
 }
 
 static void tagged(ImapSession *s, const char *tag, ImapCond cond, const char *code,
@@ -190,8 +192,8 @@ static void append_data_literal(ImapSession *s, const char *what, const char *da
 		for (const char *p = data, *end = data + len; (p = memchr(p, '\n', (gsize)(end - p))); p++)
 			lines++;
 	}
-	Masked m = { s->out->len, len,
-	             g_strdup_printf("(%s: %" G_GSIZE_FORMAT " bytes, %" G_GUINT64_FORMAT " lines)", what, len, lines) };
+	MsConnMasked m = { s->out->len, len,
+	                   g_strdup_printf("(%s: %" G_GSIZE_FORMAT " bytes, %" G_GUINT64_FORMAT " lines)", what, len, lines) };
 	g_array_append_val(s->masked, m);
 	g_string_append_len(s->out, data, (gssize)len);
 }
@@ -390,6 +392,8 @@ static ReadResult read_command(ImapSession *s)
 		    ++literals > IMAP_PROTO_MAX_ARGS)
 			return refuse_literal(s, size, nonsync);
 		if (!nonsync) {
+			/* the command is not known yet: the session's step */
+			set_session_step(s);
 			imap_proto_append_continuation(s->out, "Ready for literal data");
 			if (!flush(s))
 				return READ_GONE;
@@ -692,7 +696,7 @@ static void login(ImapSession *s, const char *tag, const char *user, const char 
 		return;
 	}
 	g_autoptr(GError) err = NULL;
-	AuthsvcResult r = mra_authenticate(s->mra, user, password, &err);
+	AuthsvcResult r = mra_authenticate(s->mra, ms_conn_step(s->conn), user, password, &err);
 	if (r == AUTHSVC_TEMPFAIL) {
 		ms_conn_emit(s->conn, MS_EV_ERROR, "the account service could not be asked: %s",
 		             err ? err->message : "no answer");
@@ -1823,6 +1827,11 @@ static void cmd_copy(ImapSession *s, const ImapCommand *cmd)
  * cheaply (a look at the directories) or fully (the folder read again). */
 typedef enum { SYNC_NONE, SYNC_CHEAP, SYNC_FULL } SyncRule;
 
+/* The course step a command's replies carry: the session's own (login,
+ * LIST, LOGOUT: what the session is for), reading (in.8), or the one the
+ * command chooses when it knows its folder (APPEND into Sent: retr.3). */
+typedef enum { STEP_SESSION, STEP_RETRIEVE, STEP_OWN } StepRule;
+
 static const struct {
 	ImapCommandKind kind;
 	guint           states;
@@ -1830,38 +1839,39 @@ static const struct {
 	/* takes message numbers: no EXPUNGE before it unless it is a UID
 	 * command (RFC 3501 7.4.1), or the numbers would shift under it */
 	gboolean        numbers;
+	StepRule        step;
 	void (*run)(ImapSession *s, const ImapCommand *cmd);
 } commands[] = {
-	{ IMAP_CMD_CAPABILITY,   ANY,      SYNC_CHEAP, FALSE, cmd_capability },
-	{ IMAP_CMD_NOOP,         ANY,      SYNC_FULL,  FALSE, cmd_noop },
-	{ IMAP_CMD_LOGOUT,       ANY,      SYNC_NONE,  FALSE, cmd_logout },
-	{ IMAP_CMD_ID,           ANY,      SYNC_CHEAP, FALSE, cmd_id },
-	{ IMAP_CMD_STARTTLS,     NOAUTH,   SYNC_NONE,  FALSE, cmd_starttls },
-	{ IMAP_CMD_AUTHENTICATE, NOAUTH,   SYNC_NONE,  FALSE, cmd_authenticate },
-	{ IMAP_CMD_LOGIN,        NOAUTH,   SYNC_NONE,  FALSE, cmd_login },
-	{ IMAP_CMD_SELECT,       AUTHED,   SYNC_NONE,  FALSE, cmd_select },
-	{ IMAP_CMD_EXAMINE,      AUTHED,   SYNC_NONE,  FALSE, cmd_select },
-	{ IMAP_CMD_CREATE,       AUTHED,   SYNC_CHEAP, FALSE, cmd_create },
-	{ IMAP_CMD_DELETE,       AUTHED,   SYNC_CHEAP, FALSE, cmd_delete },
-	{ IMAP_CMD_RENAME,       AUTHED,   SYNC_CHEAP, FALSE, cmd_rename },
-	{ IMAP_CMD_SUBSCRIBE,    AUTHED,   SYNC_CHEAP, FALSE, cmd_subscribe },
-	{ IMAP_CMD_UNSUBSCRIBE,  AUTHED,   SYNC_CHEAP, FALSE, cmd_subscribe },
-	{ IMAP_CMD_LIST,         AUTHED,   SYNC_CHEAP, FALSE, cmd_list },
-	{ IMAP_CMD_LSUB,         AUTHED,   SYNC_CHEAP, FALSE, cmd_list },
-	{ IMAP_CMD_STATUS,       AUTHED,   SYNC_CHEAP, FALSE, cmd_status },
-	{ IMAP_CMD_APPEND,       AUTHED,   SYNC_CHEAP, FALSE, cmd_append },
-	{ IMAP_CMD_NAMESPACE,    AUTHED,   SYNC_CHEAP, FALSE, cmd_namespace },
-	{ IMAP_CMD_IDLE,         AUTHED,   SYNC_NONE,  FALSE, cmd_idle },
-	{ IMAP_CMD_ENABLE,       IN(IMAP_STATE_AUTHENTICATED), SYNC_NONE, FALSE, cmd_enable },
-	{ IMAP_CMD_CHECK,        SELECTED, SYNC_FULL,  FALSE, cmd_check },
-	{ IMAP_CMD_CLOSE,        SELECTED, SYNC_NONE,  FALSE, cmd_close },
-	{ IMAP_CMD_UNSELECT,     SELECTED, SYNC_NONE,  FALSE, cmd_unselect },
-	{ IMAP_CMD_EXPUNGE,      SELECTED, SYNC_CHEAP, FALSE, cmd_expunge },
-	{ IMAP_CMD_SEARCH,       SELECTED, SYNC_CHEAP, TRUE,  cmd_search },
-	{ IMAP_CMD_FETCH,        SELECTED, SYNC_CHEAP, TRUE,  cmd_fetch },
-	{ IMAP_CMD_STORE,        SELECTED, SYNC_CHEAP, TRUE,  cmd_store },
-	{ IMAP_CMD_COPY,         SELECTED, SYNC_CHEAP, TRUE,  cmd_copy },
-	{ IMAP_CMD_MOVE,         SELECTED, SYNC_CHEAP, TRUE,  cmd_copy },
+	{ IMAP_CMD_CAPABILITY,   ANY,      SYNC_CHEAP, FALSE, STEP_SESSION,  cmd_capability },
+	{ IMAP_CMD_NOOP,         ANY,      SYNC_FULL,  FALSE, STEP_SESSION,  cmd_noop },
+	{ IMAP_CMD_LOGOUT,       ANY,      SYNC_NONE,  FALSE, STEP_SESSION,  cmd_logout },
+	{ IMAP_CMD_ID,           ANY,      SYNC_CHEAP, FALSE, STEP_SESSION,  cmd_id },
+	{ IMAP_CMD_STARTTLS,     NOAUTH,   SYNC_NONE,  FALSE, STEP_SESSION,  cmd_starttls },
+	{ IMAP_CMD_AUTHENTICATE, NOAUTH,   SYNC_NONE,  FALSE, STEP_SESSION,  cmd_authenticate },
+	{ IMAP_CMD_LOGIN,        NOAUTH,   SYNC_NONE,  FALSE, STEP_SESSION,  cmd_login },
+	{ IMAP_CMD_SELECT,       AUTHED,   SYNC_NONE,  FALSE, STEP_RETRIEVE, cmd_select },
+	{ IMAP_CMD_EXAMINE,      AUTHED,   SYNC_NONE,  FALSE, STEP_RETRIEVE, cmd_select },
+	{ IMAP_CMD_CREATE,       AUTHED,   SYNC_CHEAP, FALSE, STEP_OWN,      cmd_create },
+	{ IMAP_CMD_DELETE,       AUTHED,   SYNC_CHEAP, FALSE, STEP_OWN,      cmd_delete },
+	{ IMAP_CMD_RENAME,       AUTHED,   SYNC_CHEAP, FALSE, STEP_OWN,      cmd_rename },
+	{ IMAP_CMD_SUBSCRIBE,    AUTHED,   SYNC_CHEAP, FALSE, STEP_OWN,      cmd_subscribe },
+	{ IMAP_CMD_UNSUBSCRIBE,  AUTHED,   SYNC_CHEAP, FALSE, STEP_OWN,      cmd_subscribe },
+	{ IMAP_CMD_LIST,         AUTHED,   SYNC_CHEAP, FALSE, STEP_SESSION,  cmd_list },
+	{ IMAP_CMD_LSUB,         AUTHED,   SYNC_CHEAP, FALSE, STEP_SESSION,  cmd_list },
+	{ IMAP_CMD_STATUS,       AUTHED,   SYNC_CHEAP, FALSE, STEP_RETRIEVE, cmd_status },
+	{ IMAP_CMD_APPEND,       AUTHED,   SYNC_CHEAP, FALSE, STEP_OWN,      cmd_append },
+	{ IMAP_CMD_NAMESPACE,    AUTHED,   SYNC_CHEAP, FALSE, STEP_SESSION,  cmd_namespace },
+	{ IMAP_CMD_IDLE,         AUTHED,   SYNC_NONE,  FALSE, STEP_RETRIEVE, cmd_idle },
+	{ IMAP_CMD_ENABLE,       IN(IMAP_STATE_AUTHENTICATED), SYNC_NONE, FALSE, STEP_SESSION, cmd_enable },
+	{ IMAP_CMD_CHECK,        SELECTED, SYNC_FULL,  FALSE, STEP_RETRIEVE, cmd_check },
+	{ IMAP_CMD_CLOSE,        SELECTED, SYNC_NONE,  FALSE, STEP_RETRIEVE, cmd_close },
+	{ IMAP_CMD_UNSELECT,     SELECTED, SYNC_NONE,  FALSE, STEP_RETRIEVE, cmd_unselect },
+	{ IMAP_CMD_EXPUNGE,      SELECTED, SYNC_CHEAP, FALSE, STEP_RETRIEVE, cmd_expunge },
+	{ IMAP_CMD_SEARCH,       SELECTED, SYNC_CHEAP, TRUE,  STEP_RETRIEVE, cmd_search },
+	{ IMAP_CMD_FETCH,        SELECTED, SYNC_CHEAP, TRUE,  STEP_RETRIEVE, cmd_fetch },
+	{ IMAP_CMD_STORE,        SELECTED, SYNC_CHEAP, TRUE,  STEP_RETRIEVE, cmd_store },
+	{ IMAP_CMD_COPY,         SELECTED, SYNC_CHEAP, TRUE,  STEP_RETRIEVE, cmd_copy },
+	{ IMAP_CMD_MOVE,         SELECTED, SYNC_CHEAP, TRUE,  STEP_RETRIEVE, cmd_copy },
 };
 
 /* Why a command cannot come now. */
@@ -1890,7 +1900,10 @@ static void dispatch(ImapSession *s, const ImapCommand *cmd)
 		return;
 	}
 	s->bad_in_a_row = 0;
-	set_step(s, MRA_ACTION_RETRIEVE);
+	if (commands[row].step == STEP_RETRIEVE)
+		set_step(s, MRA_ACTION_RETRIEVE);
+	else
+		set_session_step(s);
 	if (s->state == IMAP_STATE_SELECTED && commands[row].sync != SYNC_NONE) {
 		sync_selected(s, commands[row].sync == SYNC_FULL, cmd->uid || !commands[row].numbers);
 		if (s->state != IMAP_STATE_SELECTED)
@@ -1905,13 +1918,13 @@ void imap_server_run(MsConn *conn, Mra *mra)
 {
 	ImapSession s = {
 		.conn = conn, .mra = mra, .state = IMAP_STATE_NOT_AUTHENTICATED,
-		.out = g_string_new(NULL), .masked = g_array_new(FALSE, FALSE, sizeof(Masked)),
+		.out = g_string_new(NULL), .masked = g_array_new(FALSE, FALSE, sizeof(MsConnMasked)),
 		.cmd = g_string_new(NULL),
 		.view = g_ptr_array_new_with_free_func((GDestroyNotify)maildir_message_free),
 		.recent = g_hash_table_new(g_direct_hash, g_direct_equal),
 	};
 	ms_conn_set_proto(conn, "imap");
-	ms_conn_set_step(conn, mra_action_step(MRA_ACTION_RETRIEVE));
+	ms_conn_set_step(conn, NULL);   /* what the session is for is not known yet */
 	ms_conn_set_timeout(conn, IMAP_SERVER_TIMEOUT);
 	/* RFC 3501 7.1.1: the greeting, with the capabilities (7.2.1) */
 	g_autofree char *greeting = g_strdup_printf("%s mailsim IMAP4rev1 ready", mra_hostname(mra));

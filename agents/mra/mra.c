@@ -222,7 +222,11 @@ static MsListener *listen_on(Mra *mra, guint16 port, gboolean pop3, gboolean imp
 	if (!l)
 		return NULL;
 	ms_listener_set_proto(l, pop3 ? "pop3" : "imap");
-	ms_listener_set_step(l, mra_action_step(MRA_ACTION_RETRIEVE));
+	/* A POP3 session is always a fetch (in.8).  What an IMAP session is
+	 * for shows only with its first command that acts (imap_server.c):
+	 * until then it carries no step, so that a client keeping its Sent
+	 * copy (retr.3) is not shown fetching mail. */
+	ms_listener_set_step(l, pop3 ? mra_action_step(MRA_ACTION_RETRIEVE) : NULL);
 	Listening *li = g_new0(Listening, 1);
 	li->mra = mra;
 	li->l = l;
@@ -306,9 +310,10 @@ gint64 mra_idle_rescan(Mra *mra) { return mra->idle_rescan; }
 
 /* ---- what sessions ask -------------------------------------------------- */
 
-AuthsvcResult mra_authenticate(Mra *mra, const char *user, const char *password, GError **error)
+AuthsvcResult mra_authenticate(Mra *mra, const char *step, const char *user, const char *password,
+                               GError **error)
 {
-	return authsvc_pool_auth(mra->authsvc, user, password, mra_action_step(MRA_ACTION_RETRIEVE), error);
+	return authsvc_pool_auth(mra->authsvc, user, password, step, error);
 }
 
 /* UIDVALIDITY for a folder made now (RFC 3501 2.3.1.1: never reused for a

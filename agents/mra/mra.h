@@ -120,10 +120,13 @@ MsSched    *mra_sched(Mra *mra);
 gint64      mra_now_us(Mra *mra);
 gint64      mra_idle_rescan(Mra *mra);
 
-/* Ask the MDA's account service whether user/password are right (course
- * step in.8: the MRA asks, the database answers).  The password never
- * shows in an event.  AUTHSVC_TEMPFAIL with error when it cannot be asked. */
-AuthsvcResult mra_authenticate(Mra *mra, const char *user, const char *password, GError **error);
+/* Ask the MDA's account service whether user/password are right; its
+ * events carry step, the session's (in.8 for POP3; none for an IMAP login,
+ * which comes before the session shows what it is for).  The password
+ * never shows in an event.  AUTHSVC_TEMPFAIL with error when it cannot be
+ * asked. */
+AuthsvcResult mra_authenticate(Mra *mra, const char *step, const char *user, const char *password,
+                               GError **error);
 
 /* A new handle on user's Maildir for one session; sync as the agent's
  * fsync setting when sync is TRUE, never otherwise (flag renames need no

@@ -20,19 +20,12 @@ const char *pop3_server_state_to_string(Pop3ServerState state)
 	return (guint)state < G_N_ELEMENTS(state_names) ? state_names[state] : "?";
 }
 
-/* A stretch of the reply buffer holding message data, shown in events as
- * a summary. */
-typedef struct {
-	gsize start, len;
-	char *display;
-} Masked;
-
 typedef struct {
 	MsConn         *conn;
 	Mra            *mra;
 	Pop3ServerState state;
 	GString        *out;
-	GArray         *masked;       /* Masked, ascending */
+	GArray         *masked;       /* MsConnMasked, ascending: message data */
 	char            line[POP3_PROTO_MAX_SASL_LINE + 1];
 	guint           bad_in_a_row;
 	guint           auth_failures;
@@ -51,30 +44,14 @@ typedef struct {
 
 /* ---- replies ------------------------------------------------------------ */
 
+/* Send what is gathered; message data shows as its summary. */
 static gboolean flush(Pop3Session *s)
 {
-	gboolean ok = TRUE;
-	gsize pos = 0;
-	for (guint i = 0; i < s->masked->len; i++) {
-		Masked *m = &g_array_index(s->masked, Masked, i);
-		if (ok && m->start > pos)
-			ok = ms_conn_write(s->conn, s->out->str + pos, m->start - pos, NULL);
-		if (ok)
-			ok = ms_conn_write_masked(s->conn, s->out->str + m->start, m->len, m->display, NULL);
-		pos = m->start + m->len;
-		g_free(m->display);
-	}
-	if (ok && s->out->len > pos)
-		ok = ms_conn_write(s->conn, s->out->str + pos, s->out->len - pos, NULL);
-	g_array_set_size(s->masked, 0);
-	if (s->out->allocated_len > 2 * POP3_SERVER_FLUSH_AT) {
-		g_string_free(s->out, TRUE);   /* after a large message, give the memory back */
-		s->out = g_string_new(NULL);
-	}
-	g_string_truncate(s->out, 0);
-	if (!ok)
-		s->state = POP3_STATE_CLOSED;
-	return ok;
+	/* after a large message, the buffer's memory goes back */
+	if (ms_conn_write_gathered(s->conn, &s->out, s->masked, 2 * POP3_SERVER_FLUSH_AT, NULL))
+		return TRUE;
+	s->state = POP3_STATE_CLOSED;
+	return FALSE;
 }
 
 static void set_step(Pop3Session *s, MraAction action)
@@ -142,8 +119,8 @@ static void append_body(Pop3Session *s, gsize start, const char *what)
 	guint64 lines = 0;
 	for (const char *p = s->out->str + start, *end = p + len; (p = memchr(p, '\n', (gsize)(end - p))); p++)
 		lines++;
-	Masked m = { start, len, g_strdup_printf("(%s: %" G_GSIZE_FORMAT " bytes, %" G_GUINT64_FORMAT " lines)",
-	                                          what, len, lines) };
+	MsConnMasked m = { start, len, g_strdup_printf("(%s: %" G_GSIZE_FORMAT " bytes, %" G_GUINT64_FORMAT " lines)",
+	                                                what, len, lines) };
 	g_array_append_val(s->masked, m);
 }
 
@@ -245,7 +222,7 @@ static void login(Pop3Session *s, const char *user, const char *password)
 		return;
 	}
 	g_autoptr(GError) error = NULL;
-	AuthsvcResult r = mra_authenticate(s->mra, user, password, &error);
+	AuthsvcResult r = mra_authenticate(s->mra, ms_conn_step(s->conn), user, password, &error);
 	if (r == AUTHSVC_TEMPFAIL) {
 		ms_conn_emit(s->conn, MS_EV_ERROR, "the account service could not be asked: %s",
 		             error ? error->message : "no answer");
@@ -610,7 +587,7 @@ void pop3_server_run(MsConn *conn, Mra *mra)
 {
 	Pop3Session s = {
 		.conn = conn, .mra = mra, .state = POP3_STATE_AUTHORIZATION,
-		.out = g_string_new(NULL), .masked = g_array_new(FALSE, FALSE, sizeof(Masked)),
+		.out = g_string_new(NULL), .masked = g_array_new(FALSE, FALSE, sizeof(MsConnMasked)),
 	};
 	ms_conn_set_proto(conn, "pop3");
 	ms_conn_set_step(conn, mra_action_step(MRA_ACTION_RETRIEVE));

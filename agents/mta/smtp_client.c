@@ -1,7 +1,7 @@
 /* agents/mta/smtp_client.c - the SMTP/LMTP client session, read top to bottom.
  *
  * RFC 5321 3.1-3.3 and 4.1.1 (the dialogue), 4.5.3.2 (time-outs); RFC 2920
- * (PIPELINING), RFC 4954 (AUTH), RFC 1870 (SIZE), RFC 6152 (8BITMIME),
+ * (PIPELINING), RFC 3207 (STARTTLS), RFC 4954 (AUTH), RFC 1870 (SIZE), RFC 6152 (8BITMIME),
  * RFC 2033 (LMTP).  Every byte goes through the MsConn, every reply through
  * smtp_proto.c's parser; this file only decides what to say next.
  */
@@ -54,6 +54,7 @@ static const struct {
 } stage_table[SMTP_CLIENT_STAGE_COUNT] = {
 	[SMTP_CLIENT_STAGE_GREETING] = { "greeting", SMTP_CLIENT_TIMEOUT_GREETING,  220 },
 	[SMTP_CLIENT_STAGE_HELLO]    = { "hello",    SMTP_CLIENT_TIMEOUT_COMMAND,   250 },
+	[SMTP_CLIENT_STAGE_STARTTLS] = { "starttls", SMTP_CLIENT_TIMEOUT_COMMAND,   220 },
 	[SMTP_CLIENT_STAGE_AUTH]     = { "auth",     SMTP_CLIENT_TIMEOUT_COMMAND,   235 },
 	[SMTP_CLIENT_STAGE_MAIL]     = { "mail",     SMTP_CLIENT_TIMEOUT_MAIL,      250 },
 	[SMTP_CLIENT_STAGE_RCPT]     = { "rcpt",     SMTP_CLIENT_TIMEOUT_RCPT,      250 },
@@ -416,6 +417,33 @@ gboolean smtp_client_hello(SmtpClient *client, GError **error)
 		return FALSE;
 	}
 	set_extensions(client, ext);
+	return TRUE;
+}
+
+/* ---- STARTTLS (RFC 3207) --------------------------------------------------- */
+
+gboolean smtp_client_starttls(SmtpClient *client, GError **error)
+{
+	g_return_val_if_fail(client != NULL, FALSE);
+	if (!session_usable(client, error))
+		return FALSE;
+	g_return_val_if_fail(client->state == SMTP_CLIENT_STATE_READY, FALSE);
+	if (!(client->extensions->flags & SMTP_EXT_STARTTLS)) {
+		g_set_error(error, SMTP_CLIENT_ERROR, SMTP_CLIENT_ERROR_LOCAL, "%s does not offer STARTTLS",
+		            ms_conn_peer_name(client->conn));
+		return FALSE;
+	}
+	const SmtpReply *reply = command(client, SMTP_CLIENT_STAGE_STARTTLS, "STARTTLS", error);
+	if (!reply || !check_reply(client, SMTP_CLIENT_STAGE_STARTTLS, "STARTTLS", reply, error))
+		return FALSE;
+	GError *tls_error = NULL;
+	if (!ms_conn_starttls(client->conn, NULL, &tls_error)) {
+		g_propagate_prefixed_error(error, tls_error, "TLS with %s: ", ms_conn_peer_name(client->conn));
+		return session_fail(client);
+	}
+	/* RFC 3207 4.2: forget what the server said in the clear; EHLO again */
+	g_clear_pointer(&client->extensions, smtp_proto_extensions_free);
+	enter_state(client, SMTP_CLIENT_STATE_GREETED);
 	return TRUE;
 }
 

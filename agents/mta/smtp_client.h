@@ -1,7 +1,7 @@
 /* agents/mta/smtp_client.h - the client side of an SMTP or LMTP session.
  *
  * Plain blocking code over an MsConn: the greeting, EHLO/LHLO (HELO as a
- * fallback), AUTH PLAIN and LOGIN (RFC 4954), one mail transaction at a time
+ * fallback), STARTTLS (RFC 3207), AUTH PLAIN and LOGIN (RFC 4954), one mail transaction at a time
  * with PIPELINING (RFC 2920), SIZE (RFC 1870) and 8BITMIME (RFC 6152), and
  * LMTP's reply per recipient (RFC 2033 4.2).  Used by the MTA relaying on
  * port 25, the MTA handing mail to the MDA over LMTP, and the MUA on 587.
@@ -76,6 +76,7 @@ const char *smtp_client_state_to_string(SmtpClientState state);
 typedef enum {
 	SMTP_CLIENT_STAGE_GREETING,
 	SMTP_CLIENT_STAGE_HELLO,     /* EHLO, HELO or LHLO */
+	SMTP_CLIENT_STAGE_STARTTLS,  /* answered by 220: TLS begins */
 	SMTP_CLIENT_STAGE_AUTH,
 	SMTP_CLIENT_STAGE_MAIL,
 	SMTP_CLIENT_STAGE_RCPT,
@@ -119,6 +120,16 @@ gboolean smtp_client_hello(SmtpClient *client, GError **error);
 /* What the server offered; borrowed until the next hello or free.  NULL
  * before hello. */
 const SmtpExtensions *smtp_client_extensions(const SmtpClient *client);
+
+/* STARTTLS (RFC 3207) when READY and the server offers it, then the TLS
+ * handshake as a client (ms_conn_starttls: the certificate is not
+ * checked there; whether to trust it is the caller's to say).  Afterwards
+ * the session is GREETED again: what EHLO told before TLS is forgotten
+ * (RFC 3207 4.2) and smtp_client_hello must be said anew.  LOCAL when the
+ * server does not offer STARTTLS; 454 TEMPFAIL, other refusals PERMFAIL
+ * (the session stays READY, in the clear); a failed handshake keeps its
+ * G_IO_ERROR or G_TLS_ERROR and leaves the session FAILED. */
+gboolean smtp_client_starttls(SmtpClient *client, GError **error);
 
 /* Authenticate (READY, once).  mechanism is "PLAIN", "LOGIN" or NULL for
  * the best one the server offers (PLAIN: one round trip).  LOCAL when the

@@ -953,6 +953,23 @@ gboolean imap_client_capability(ImapClient *c, GError **error)
 	return run_simple(c, cmd, error);
 }
 
+gboolean imap_client_starttls(ImapClient *c, GError **error)
+{
+	g_return_val_if_fail(c->state == IMAP_CLIENT_STATE_NOT_AUTHENTICATED, FALSE);
+	g_autoptr(Cmd) cmd = cmd_new(c, "STARTTLS");
+	if (!run_simple(c, cmd, error))
+		return FALSE;
+	GError *tls_error = NULL;
+	if (!ms_conn_starttls(c->conn, NULL, &tls_error)) {
+		g_propagate_prefixed_error(error, tls_error, "TLS with %s: ", ms_conn_peer_name(c->conn));
+		enter_state(c, IMAP_CLIENT_STATE_FAILED);
+		return FALSE;
+	}
+	/* RFC 3501 6.2.1: what the server said in the clear is forgotten */
+	g_ptr_array_set_size(c->caps, 0);
+	return TRUE;
+}
+
 gboolean imap_client_login(ImapClient *c, const char *user, const char *password, GError **error)
 {
 	g_return_val_if_fail(user != NULL && password != NULL, FALSE);

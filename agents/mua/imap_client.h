@@ -5,7 +5,7 @@
  * out (RFC 3501 7 and 9: status responses with their codes, untagged data
  * such as CAPABILITY, LIST, SEARCH, FLAGS, EXISTS, FETCH, continuation
  * requests).  The session is plain blocking code over an MsConn: greeting,
- * LOGIN, LIST, SELECT, UID SEARCH/FETCH/STORE/COPY/MOVE, EXPUNGE, CREATE,
+ * STARTTLS, LOGIN, LIST, SELECT, UID SEARCH/FETCH/STORE/COPY/MOVE, EXPUNGE, CREATE,
  * APPEND, LOGOUT, each returning when the tagged reply has arrived.
  */
 #pragma once
@@ -145,6 +145,14 @@ gboolean imap_client_greeting(ImapClient *c, GError **error);
  * (greeting, login) are kept as well. */
 gboolean imap_client_capability(ImapClient *c, GError **error);
 gboolean imap_client_has_capability(const ImapClient *c, const char *name);
+
+/* STARTTLS (RFC 3501 6.2.1, RFC 2595 3.1), in the not-authenticated
+ * state, then the TLS handshake as a client (the certificate is not
+ * checked there: whether to trust it is the caller's to say).  The
+ * capabilities are forgotten, as RFC 3501 6.2.1 asks: call
+ * imap_client_capability again.  A NO or BAD leaves the session as it was,
+ * in the clear; a failed handshake leaves it FAILED. */
+gboolean imap_client_starttls(ImapClient *c, GError **error);
 
 /* LOGIN (RFC 3501 6.2.3), or AUTHENTICATE PLAIN (RFC 4959 SASL-IR when
  * offered) when the server advertises LOGINDISABLED.  The password never

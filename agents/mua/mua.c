@@ -34,7 +34,7 @@ static const char *const method_names[] = {
 	"RFC 6186 SRV records", "guessing", "manual settings",
 };
 static const char *const error_names[] = {
-	"config", "not-set-up", "no-servers", "no-host", "no-message", "sent-copy",
+	"config", "not-set-up", "no-servers", "no-host", "no-message", "sent-copy", "plaintext", "certificate",
 };
 static const char *const mark_names[] = { "seen", "flagged" };
 
@@ -300,6 +300,10 @@ Mua *mua_new(MsStack *stack, const MuaConfig *cfg, GError **error)
 		config_error(error, "unknown flavour");
 		return NULL;
 	}
+	if ((guint)cfg->manual_security > MAILCONFIG_SOCKET_SSL) {
+		config_error(error, "unknown connection security");
+		return NULL;
+	}
 	if (cfg->zone_minutes < -RFC5322_MAX_ZONE_MINUTES || cfg->zone_minutes > RFC5322_MAX_ZONE_MINUTES) {
 		config_error(error, "zone_minutes out of range");
 		return NULL;
@@ -316,9 +320,15 @@ Mua *mua_new(MsStack *stack, const MuaConfig *cfg, GError **error)
 	mua->manual_in_host = g_strdup(cfg->manual_incoming_host);
 	mua->manual_out_host = g_strdup(cfg->manual_outgoing_host);
 	mua->manual_user = g_strdup(cfg->manual_username);
+	gboolean ssl = cfg->manual_security == MAILCONFIG_SOCKET_SSL;
+	mua->manual_security = cfg->manual_security;
+	mua->allow_plaintext_auth = cfg->allow_plaintext_auth;
+	mua->accept_any_certificate = cfg->accept_any_certificate;
 	mua->manual_in_port = cfg->manual_incoming_port ? cfg->manual_incoming_port
-	                    : mua->manual_protocol == MUA_PROTOCOL_POP3 ? MUA_POP3_PORT : MUA_IMAP_PORT;
-	mua->manual_out_port = cfg->manual_outgoing_port ? cfg->manual_outgoing_port : MUA_SUBMISSION_PORT;
+	                    : mua->manual_protocol == MUA_PROTOCOL_POP3 ? (ssl ? MUA_POP3S_PORT : MUA_POP3_PORT)
+	                                                                : (ssl ? MUA_IMAPS_PORT : MUA_IMAP_PORT);
+	mua->manual_out_port = cfg->manual_outgoing_port ? cfg->manual_outgoing_port
+	                     : ssl ? MUA_SUBMISSIONS_PORT : MUA_SUBMISSION_PORT;
 	mua->http_port = cfg->http_port ? cfg->http_port : MUA_HTTP_PORT;
 	mua->epoch_us = cfg->epoch_us ? cfg->epoch_us : MUA_DEFAULT_EPOCH_US;
 	mua->zone_minutes = cfg->zone_minutes;
@@ -803,9 +813,11 @@ static const struct {
 
 /* Talk to a candidate until it shows what it is: an IMAP greeting and
  * IMAP4rev1 in its capabilities, a POP3 +OK, an SMTP 220 and EHLO (and
- * AUTH, on port 25 where AUTH is not a given). */
+ * AUTH, on port 25 where AUTH is not a given).  *tls_r: whether it offers
+ * STARTTLS (STLS), which the account then asks for, as Thunderbird's
+ * guessing does. */
 static gboolean probe(Mua *mua, MailConfigProtocol protocol, const char *host, const char *addr,
-                      guint16 port, GError **error)
+                      guint16 port, gboolean *tls_r, GError **error)
 {
 	const char *proto = mailconfig_protocol_to_string(protocol);
 	g_autoptr(MsConn) c = connect_address(mua, host, addr, port, proto, MUA_ACT_GUESS,
@@ -817,6 +829,7 @@ static gboolean probe(Mua *mua, MailConfigProtocol protocol, const char *host, c
 	if (protocol == MAILCONFIG_PROTOCOL_IMAP) {
 		g_autoptr(ImapClient) ic = imap_client_new(c);
 		ok = imap_client_greeting(ic, error) && imap_client_capability(ic, error);
+		*tls_r = ok && imap_client_has_capability(ic, "STARTTLS");
 		if (ok && !imap_client_has_capability(ic, "IMAP4rev1") && !imap_client_has_capability(ic, "IMAP4rev2")) {
 			g_set_error(error, MUA_ERROR, MUA_ERROR_NO_SERVERS, "no IMAP4rev1 in its capabilities");
 			ok = FALSE;
@@ -825,11 +838,13 @@ static gboolean probe(Mua *mua, MailConfigProtocol protocol, const char *host, c
 	} else if (protocol == MAILCONFIG_PROTOCOL_POP3) {
 		g_autoptr(Pop3Client) pc = pop3_client_new(c);
 		ok = pop3_client_greeting(pc, error) && pop3_client_capa(pc, error);
+		*tls_r = ok && pop3_client_has_capability(pc, "STLS");
 		pop3_client_quit(pc, NULL);
 	} else {
 		g_autofree char *helo = g_strdup_printf("[%s]", ms_conn_local_address(c));
 		g_autoptr(SmtpClient) sc = smtp_client_new(c, SMTP_CLIENT_MODE_SMTP, helo);
 		ok = smtp_client_greeting(sc, error) && smtp_client_hello(sc, error);
+		*tls_r = ok && (smtp_client_extensions(sc)->flags & SMTP_EXT_STARTTLS);
 		if (ok && port == 25 && !(smtp_client_extensions(sc)->flags & SMTP_EXT_AUTH)) {
 			g_set_error(error, MUA_ERROR, MUA_ERROR_NO_SERVERS, "port 25 without AUTH is for other servers");
 			ok = FALSE;
@@ -858,15 +873,17 @@ static gboolean guess_one(Mua *mua, GHashTable *addrs, guint i, MailConfig *cfg)
 	if (!addr)
 		return FALSE;
 	GError *local = NULL;
-	if (!probe(mua, guesses[i].protocol, host, addr, guesses[i].port, &local)) {
+	gboolean tls = FALSE;
+	if (!probe(mua, guesses[i].protocol, host, addr, guesses[i].port, &tls, &local)) {
 		mua_emit(mua, MS_EV_ERROR, MUA_ACT_GUESS, host, "no %s server at %s port %u: %s", what, host,
 		         guesses[i].port, local ? local->message : "?");
 		g_clear_error(&local);
 		return FALSE;
 	}
-	mua_emit(mua, MS_EV_NOTE, MUA_ACT_GUESS, host, "%s port %u answers as a %s server", host,
-	         guesses[i].port, what);
-	mailconfig_add_server(cfg, guesses[i].protocol, host, guesses[i].port, MAILCONFIG_SOCKET_PLAIN,
+	mua_emit(mua, MS_EV_NOTE, MUA_ACT_GUESS, host, "%s port %u answers as a %s server%s", host,
+	         guesses[i].port, what, tls ? " offering STARTTLS" : "");
+	mailconfig_add_server(cfg, guesses[i].protocol, host, guesses[i].port,
+	                      tls ? MAILCONFIG_SOCKET_STARTTLS : MAILCONFIG_SOCKET_PLAIN,
 	                      MAILCONFIG_AUTH_PASSWORD_CLEARTEXT, "%EMAILADDRESS%");
 	return TRUE;
 }
@@ -919,10 +936,10 @@ static MailConfig *method_manual(Mua *mua, GError **error)
 	         mua->manual_in_port, mua->manual_out_host, mua->manual_out_port);
 	MailConfig *cfg = mailconfig_new(mua->domain, NULL);
 	mailconfig_add_domain(cfg, mua->domain);
-	mailconfig_add_server(cfg, in, mua->manual_in_host, mua->manual_in_port, MAILCONFIG_SOCKET_PLAIN,
+	mailconfig_add_server(cfg, in, mua->manual_in_host, mua->manual_in_port, mua->manual_security,
 	                      MAILCONFIG_AUTH_PASSWORD_CLEARTEXT, mua->manual_user);
 	mailconfig_add_server(cfg, MAILCONFIG_PROTOCOL_SMTP, mua->manual_out_host, mua->manual_out_port,
-	                      MAILCONFIG_SOCKET_PLAIN, MAILCONFIG_AUTH_PASSWORD_CLEARTEXT, mua->manual_user);
+	                      mua->manual_security, MAILCONFIG_AUTH_PASSWORD_CLEARTEXT, mua->manual_user);
 	return cfg;
 }
 
@@ -951,21 +968,14 @@ static const MuaAction method_action[MUA_METHOD_COUNT] = {
 
 /* ---- setup.7: choosing and recording ------------------------------------------------------- */
 
-/* A server this client can speak to: TLS from the first byte is not
- * simulated, so SSL entries are passed over. */
-static const MailConfigServer *first_usable(Mua *mua, GPtrArray *servers, MailConfigProtocol protocol)
+/* The first server of a protocol, in the settings' order of preference
+ * (plain, STARTTLS and TLS from the first byte alike). */
+static const MailConfigServer *first_usable(GPtrArray *servers, MailConfigProtocol protocol)
 {
 	for (guint i = 0; i < servers->len; i++) {
 		const MailConfigServer *s = g_ptr_array_index(servers, i);
-		if (s->protocol != protocol)
-			continue;
-		if (s->socket == MAILCONFIG_SOCKET_SSL) {
-			mua_emit(mua, MS_EV_NOTE, MUA_ACT_RECORD, s->hostname,
-			         "skipping %s %s port %u: it wants TLS from the first byte, which this simulation "
-			         "does not carry", mailconfig_protocol_to_string(protocol), s->hostname, s->port);
-			continue;
-		}
-		return s;
+		if (s->protocol == protocol)
+			return s;
 	}
 	return NULL;
 }
@@ -973,12 +983,12 @@ static const MailConfigServer *first_usable(Mua *mua, GPtrArray *servers, MailCo
 static gboolean adopt(Mua *mua, MailConfig *cfg, MuaMethod method, GError **error)
 {
 	mailconfig_expand_usernames(cfg, mua->address);
-	const MailConfigServer *imap = first_usable(mua, cfg->incoming, MAILCONFIG_PROTOCOL_IMAP);
-	const MailConfigServer *pop3 = first_usable(mua, cfg->incoming, MAILCONFIG_PROTOCOL_POP3);
-	const MailConfigServer *smtp = first_usable(mua, cfg->outgoing, MAILCONFIG_PROTOCOL_SMTP);
+	const MailConfigServer *imap = first_usable(cfg->incoming, MAILCONFIG_PROTOCOL_IMAP);
+	const MailConfigServer *pop3 = first_usable(cfg->incoming, MAILCONFIG_PROTOCOL_POP3);
+	const MailConfigServer *smtp = first_usable(cfg->outgoing, MAILCONFIG_PROTOCOL_SMTP);
 	const MailConfigServer *in = mua->prefer == MUA_PROTOCOL_POP3 ? (pop3 ? pop3 : imap) : (imap ? imap : pop3);
 	if (!in || !smtp) {
-		g_set_error(error, MUA_ERROR, MUA_ERROR_NO_SERVERS, "the settings name no %s server usable without TLS",
+		g_set_error(error, MUA_ERROR, MUA_ERROR_NO_SERVERS, "the settings name no %s server",
 		            in ? "outgoing" : "incoming");
 		return FALSE;
 	}
@@ -1009,8 +1019,13 @@ static void record(Mua *mua)
 		const MailConfigServer *s = i ? out : in;
 		if (s->socket == MAILCONFIG_SOCKET_STARTTLS)
 			mua_emit(mua, MS_EV_NOTE, MUA_ACT_RECORD, s->hostname,
-			         "%s asks for STARTTLS; the simulation carries no TLS, so this client talks in clear",
-			         s->hostname);
+			         "%s port %u, connection security STARTTLS: the client encrypts before it logs in%s",
+			         s->hostname, s->port, mua->allow_plaintext_auth ? ", and logs in anyway where it cannot"
+			                                                       : ", and never logs in in the clear");
+		else if (s->socket == MAILCONFIG_SOCKET_SSL)
+			mua_emit(mua, MS_EV_NOTE, MUA_ACT_RECORD, s->hostname,
+			         "%s port %u, connection security SSL/TLS: encrypted from the first byte",
+			         s->hostname, s->port);
 	}
 	if (g_ascii_strcasecmp(in->hostname, out->hostname) == 0) {
 		mua_emit(mua, MS_EV_NOTE, MUA_ACT_RECORD, NULL,

@@ -4,7 +4,9 @@
  * Outlook's autodiscover, Thunderbird's autoconfig, RFC 6186 SRV records,
  * guessing, and at last the settings the user types: setup.1-setup.7),
  * sends with SMTP submission and AUTH (out.1), fetches with IMAP or POP3
- * (in.8), and does the everyday things whose difference between IMAP and
+ * (in.8), encrypting first with STARTTLS/STLS (RFC 3207, RFC 2595) or TLS
+ * from the first byte (RFC 8314) and keeping passwords out of the clear,
+ * and does the everyday things whose difference between IMAP and
  * POP3 is the lesson of COURSE.md section 5 (retr.1-retr.5).
  *
  * The MUA has no task of its own: each action is a blocking call made by a
@@ -23,6 +25,10 @@
 #define MUA_SUBMISSION_PORT   587    /* RFC 6409 */
 #define MUA_IMAP_PORT         143
 #define MUA_POP3_PORT         110
+/* RFC 8314 7.3: the same services over TLS from the first byte. */
+#define MUA_SUBMISSIONS_PORT  465
+#define MUA_IMAPS_PORT        993
+#define MUA_POP3S_PORT        995
 #define MUA_CONNECT_TIMEOUT   (30 * MS_SECOND)
 /* Guessing (setup.5): how long one probe waits for a connection. */
 #define MUA_PROBE_TIMEOUT     (10 * MS_SECOND)
@@ -113,6 +119,8 @@ typedef enum {
 	MUA_ERROR_NO_HOST,     /* a host name does not resolve */
 	MUA_ERROR_NO_MESSAGE,  /* the action needs a message in INBOX and there is none */
 	MUA_ERROR_SENT_COPY,   /* the message went out; only its copy in Sent failed */
+	MUA_ERROR_PLAINTEXT,   /* the password would have gone in the clear: refused */
+	MUA_ERROR_CERTIFICATE, /* TLS was set up, but its certificate was not accepted */
 } MuaError;
 
 const char *mua_error_to_string(MuaError e);
@@ -131,6 +139,21 @@ typedef struct {
 	const char *manual_outgoing_host;
 	guint16     manual_outgoing_port;       /* 0: MUA_SUBMISSION_PORT */
 	const char *manual_username;            /* NULL: the address */
+	/* their connection security, as Thunderbird asks it: PLAIN (none: the
+	 * password may go in the clear), STARTTLS, or SSL (TLS from the first
+	 * byte; ports 0 are then 993, 995 and 465) */
+	MailConfigSocket manual_security;
+	/* TLS.  The client asks for STARTTLS (STLS) whenever a server offers it,
+	 * before any password.  Where it is not offered, a password goes in the
+	 * clear only if the server's connection security is none, or if this
+	 * allows it (MUA_ERROR_PLAINTEXT otherwise). */
+	gboolean    allow_plaintext_auth;
+	/* The connection layer checks no certificate (net/conn.h: lab
+	 * certificates are self-signed), so a session over TLS goes on only when
+	 * the user accepts the server's certificate as it is, as with
+	 * Thunderbird's security exception or curl --insecure
+	 * (MUA_ERROR_CERTIFICATE otherwise). */
+	gboolean    accept_any_certificate;
 	/* the DNS servers the resolver asks: a directory (as the world gives
 	 * every agent), else one server; neither: host names must be IPv4
 	 * addresses, as in lab mode */
@@ -178,10 +201,11 @@ typedef struct {
 } MuaMessage;
 
 /* out.1: compose (compose.h), submit to the outgoing server on 587 with
- * AUTH, then keep a copy: in the server's Sent folder with IMAP APPEND when
+ * STARTTLS and AUTH, then keep a copy: in the server's Sent folder with IMAP APPEND when
  * the account is IMAP (retr.3), else in the client's own Sent folder.
  * Errors: COMPOSE_ERROR, SMTP_CLIENT_ERROR, G_IO_ERROR, MUA_ERROR_SENT_COPY
- * (the message went out; only the copy failed). */
+ * (the message went out; only the copy failed), MUA_ERROR_PLAINTEXT and
+ * MUA_ERROR_CERTIFICATE (nothing was sent). */
 gboolean    mua_send(Mua *mua, const MuaMessage *msg, GError **error);
 
 /* in.8: fetch new mail.  IMAP: LIST the folders, SELECT INBOX, fetch what

@@ -28,6 +28,9 @@ struct Mua {
 	gint64      epoch_us;
 	int         zone_minutes;
 	gboolean    no_sent_copy;
+	MailConfigSocket manual_security;
+	gboolean    allow_plaintext_auth;
+	gboolean    accept_any_certificate;
 
 	/* the account, once set up */
 	char             *address, *password, *domain;
@@ -54,6 +57,31 @@ char   *mua_resolve(Mua *mua, const char *host, MuaAction action, GError **error
 /* Resolve and connect; the connection gets proto and the action's step. */
 MsConn *mua_connect(Mua *mua, const char *host, guint16 port, const char *proto, MuaAction action,
                     gint64 timeout, GError **error);
+
+/* ---- TLS (mua_tls.c) ---------------------------------------------------------------- */
+
+/* Connect to server s for action (proto names its protocol in events):
+ * TLS from the first byte when s says SSL (RFC 8314), its certificate
+ * accepted or not as mua_tls_accept says. */
+MsConn *mua_connect_server(Mua *mua, const MailConfigServer *s, const char *proto, MuaAction action,
+                           GError **error);
+
+/* What a session layer does to go over to TLS: its STARTTLS (or STLS) and
+ * handshake, and asking the capabilities again afterwards. */
+typedef struct {
+	const char *verb;                                      /* "STARTTLS", "STLS" */
+	gboolean  (*upgrade)(gpointer session, GError **error);
+	gboolean  (*again)(gpointer session, GError **error);
+} MuaTlsOps;
+
+/* Before a login to s over c: upgrade with ops when the server offers it
+ * (offered) and c is not encrypted yet, shown as a step of action; then,
+ * when a password is to go (password), refuse it in the clear unless the
+ * account's security is none or allow_plaintext_auth says so.  FALSE with
+ * the session's error, MUA_ERROR_CERTIFICATE or MUA_ERROR_PLAINTEXT. */
+gboolean mua_secure_session(Mua *mua, MsConn *c, const MailConfigServer *s, MuaAction action,
+                            gboolean offered, const MuaTlsOps *ops, gpointer session, gboolean password,
+                            GError **error);
 
 MailConfigServer *mua_server_copy(const MailConfigServer *s);
 void              mua_server_free(MailConfigServer *s);

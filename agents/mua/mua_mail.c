@@ -3,7 +3,8 @@
  * the everyday actions whose fate differs between IMAP and POP3 (COURSE.md
  * section 5: retr.1 flags, retr.2 move and delete, retr.4 folders, retr.5
  * drafts).  RFC 6409 (submission), RFC 3501 and RFC 1939 through the
- * session layers; RFC 5322 3.6.4 for replies.
+ * session layers, each encrypted first where it can be (mua_tls.c); RFC
+ * 5322 3.6.4 for replies.
  */
 #include "agents/mua/mua_impl.h"
 #include "agents/mua/imap_client.h"
@@ -44,8 +45,10 @@ static const MailConfigServer *server_for(Mua *mua, MailConfigProtocol protocol,
 	MailConfigServer **slot = protocol == MAILCONFIG_PROTOCOL_POP3 ? &mua->pop3 : &mua->imap;
 	if (!*slot) {
 		MailConfigServer *s = mua_server_copy(mua->incoming);
+		gboolean ssl = s->socket == MAILCONFIG_SOCKET_SSL;
 		s->protocol = protocol;
-		s->port = protocol == MAILCONFIG_PROTOCOL_POP3 ? MUA_POP3_PORT : MUA_IMAP_PORT;
+		s->port = protocol == MAILCONFIG_PROTOCOL_POP3 ? (ssl ? MUA_POP3S_PORT : MUA_POP3_PORT)
+		                                              : (ssl ? MUA_IMAPS_PORT : MUA_IMAP_PORT);
 		mua_emit(mua, MS_EV_NOTE, action, s->hostname, "no %s server was found at set-up; trying %s port %u",
 		         protocol_name(protocol), s->hostname, s->port);
 		*slot = s;
@@ -55,11 +58,15 @@ static const MailConfigServer *server_for(Mua *mua, MailConfigProtocol protocol,
 
 /* ---- IMAP sessions ------------------------------------------------------------------ */
 
-/* Connect, read the greeting, learn the capabilities, log in. */
+static gboolean imap_upgrade(gpointer ic, GError **error) { return imap_client_starttls(ic, error); }
+static gboolean imap_again(gpointer ic, GError **error) { return imap_client_capability(ic, error); }
+static const MuaTlsOps imap_tls = { "STARTTLS", imap_upgrade, imap_again };
+
+/* Connect, read the greeting, learn the capabilities, encrypt, log in. */
 static ImapClient *imap_open(Mua *mua, MuaAction action, GError **error)
 {
 	const MailConfigServer *s = server_for(mua, MAILCONFIG_PROTOCOL_IMAP, action);
-	MsConn *c = mua_connect(mua, s->hostname, s->port, "imap", action, MUA_CONNECT_TIMEOUT, error);
+	MsConn *c = mua_connect_server(mua, s, "imap", action, error);
 	if (!c)
 		return NULL;
 	ImapClient *ic = imap_client_new(c);
@@ -67,8 +74,12 @@ static ImapClient *imap_open(Mua *mua, MuaAction action, GError **error)
 	gboolean ok = imap_client_greeting(ic, error);
 	if (ok && !imap_client_has_capability(ic, "IMAP4rev1"))
 		ok = imap_client_capability(ic, error);
-	if (ok && imap_client_state(ic) == IMAP_CLIENT_STATE_NOT_AUTHENTICATED)
-		ok = imap_client_login(ic, mua_server_user(mua, s), mua->password, error);
+	/* RFC 2595 3.1: STARTTLS only before the login; a PREAUTH session needs none */
+	gboolean login = ok && imap_client_state(ic) == IMAP_CLIENT_STATE_NOT_AUTHENTICATED;
+	if (login)
+		ok = mua_secure_session(mua, imap_client_conn(ic), s, action, imap_client_has_capability(ic, "STARTTLS"),
+		                        &imap_tls, ic, TRUE, error) &&
+		     imap_client_login(ic, mua_server_user(mua, s), mua->password, error);
 	if (!ok) {
 		imap_client_logout(ic);
 		imap_client_free(ic);
@@ -217,6 +228,10 @@ static GBytes *compose(Mua *mua, const MuaMessage *msg, const char *in_reply_to,
 
 /* ---- out.1: submission -------------------------------------------------------------- */
 
+static gboolean smtp_upgrade(gpointer sc, GError **error) { return smtp_client_starttls(sc, error); }
+static gboolean smtp_again(gpointer sc, GError **error) { return smtp_client_hello(sc, error); }
+static const MuaTlsOps smtp_tls = { "STARTTLS", smtp_upgrade, smtp_again };
+
 /* RFC 6409 4: the client submits to its own server and authenticates. */
 static gboolean submit(Mua *mua, GBytes *data, GPtrArray *rcpts, const char *subject, GError **error)
 {
@@ -227,7 +242,7 @@ static gboolean submit(Mua *mua, GBytes *data, GPtrArray *rcpts, const char *sub
 	mua_emit(mua, MS_EV_STEP, MUA_ACT_SUBMIT, s->hostname,
 	         "%s sends %s to %s through %s port %u, logging in as %s", mua->name, subject, who->str,
 	         s->hostname, s->port, mua_server_user(mua, s));
-	g_autoptr(MsConn) c = mua_connect(mua, s->hostname, s->port, "smtp", MUA_ACT_SUBMIT, MUA_CONNECT_TIMEOUT, error);
+	g_autoptr(MsConn) c = mua_connect_server(mua, s, "smtp", MUA_ACT_SUBMIT, error);
 	if (!c)
 		return FALSE;
 	/* An address literal, as desktop clients say EHLO (RFC 5321 4.1.3). */
@@ -236,8 +251,12 @@ static gboolean submit(Mua *mua, GBytes *data, GPtrArray *rcpts, const char *sub
 	/* smtp_client_send wants the recipients NULL-terminated: end the array
 	 * for the call, and take the NULL off again after */
 	g_ptr_array_add(rcpts, NULL);
-	gboolean ok = smtp_client_greeting(sc, error) && smtp_client_hello(sc, error);
-	if (ok && s->auth != MAILCONFIG_AUTH_NONE && s->auth != MAILCONFIG_AUTH_CLIENT_IP)
+	gboolean auth = s->auth != MAILCONFIG_AUTH_NONE && s->auth != MAILCONFIG_AUTH_CLIENT_IP;
+	gboolean ok = smtp_client_greeting(sc, error) && smtp_client_hello(sc, error) &&
+	              mua_secure_session(mua, c, s, MUA_ACT_SUBMIT,
+	                                 (smtp_client_extensions(sc)->flags & SMTP_EXT_STARTTLS) != 0, &smtp_tls, sc, auth,
+	                                 error);
+	if (ok && auth)
 		ok = smtp_client_auth(sc, NULL, mua_server_user(mua, s), mua->password, error);
 	if (ok)
 		ok = smtp_client_send(sc, mua->address, (const char *const *)rcpts->pdata, data, NULL, error);
@@ -438,6 +457,10 @@ static gboolean fetch_imap(Mua *mua, GError **error)
 	return ok;
 }
 
+static gboolean pop3_upgrade(gpointer pc, GError **error) { return pop3_client_stls(pc, error); }
+static gboolean pop3_again(gpointer pc, GError **error) { return pop3_client_capa(pc, error); }
+static const MuaTlsOps pop3_tls = { "STLS", pop3_upgrade, pop3_again };
+
 static gboolean fetch_pop3(Mua *mua, gboolean delete, GError **error)
 {
 	const MailConfigServer *s = server_for(mua, MAILCONFIG_PROTOCOL_POP3, MUA_ACT_FETCH);
@@ -445,12 +468,14 @@ static gboolean fetch_pop3(Mua *mua, gboolean delete, GError **error)
 	         mua->name, s->hostname,
 	         delete ? "deletes it there: the only copy is now in this client"
 	                : "leaves it on the server (\"leave messages on server\")");
-	g_autoptr(MsConn) c = mua_connect(mua, s->hostname, s->port, "pop3", MUA_ACT_FETCH, MUA_CONNECT_TIMEOUT, error);
+	g_autoptr(MsConn) c = mua_connect_server(mua, s, "pop3", MUA_ACT_FETCH, error);
 	if (!c)
 		return FALSE;
 	g_autoptr(Pop3Client) pc = pop3_client_new(c);
 	guint32 count = 0;
 	gboolean ok = pop3_client_greeting(pc, error) && pop3_client_capa(pc, error) &&
+	              mua_secure_session(mua, c, s, MUA_ACT_FETCH, pop3_client_has_capability(pc, "STLS"),
+	                                 &pop3_tls, pc, TRUE, error) &&
 	              pop3_client_login(pc, mua_server_user(mua, s), mua->password, error) &&
 	              pop3_client_stat(pc, &count, NULL, error);
 	MuaFolder *inbox = mua_folder(mua, MUA_FOLDER_INBOX, TRUE);

@@ -1,8 +1,9 @@
 /* agents/mua/pop3_client.c - the POP3 client session, read top to bottom.
  *
  * RFC 1939 3 (responses, multi-line byte-stuffing), 4-6 (the states), 7
- * (USER, PASS, UIDL); RFC 2449 (CAPA).  One command, one reply: POP3 has
- * no pipelining worth the complexity for a mail client's few commands.
+ * (USER, PASS, UIDL); RFC 2449 (CAPA); RFC 2595 4 (STLS).  One command,
+ * one reply: POP3 has no pipelining worth the complexity for a mail
+ * client's few commands.
  */
 #include "agents/mua/pop3_client.h"
 
@@ -255,6 +256,22 @@ gboolean pop3_client_has_capability(const Pop3Client *c, const char *name)
 		if (g_ascii_strcasecmp(g_ptr_array_index(c->caps, i), name) == 0)
 			return TRUE;
 	return FALSE;
+}
+
+gboolean pop3_client_stls(Pop3Client *c, GError **error)
+{
+	g_return_val_if_fail(c->state == POP3_CLIENT_STATE_AUTHORIZATION, FALSE);
+	if (!simple(c, "STLS", NULL, error))
+		return FALSE;
+	GError *tls_error = NULL;
+	if (!ms_conn_starttls(c->conn, NULL, &tls_error)) {
+		g_propagate_prefixed_error(error, tls_error, "TLS with %s: ", ms_conn_peer_name(c->conn));
+		enter_state(c, POP3_CLIENT_STATE_FAILED);
+		return FALSE;
+	}
+	/* RFC 2595 4: the capabilities are asked again over TLS */
+	g_ptr_array_set_size(c->caps, 0);
+	return TRUE;
 }
 
 /* A user name or password goes on one command line: no CR, LF or NUL, and

@@ -1,7 +1,7 @@
 /* agents/mua/pop3_client.h - the client side of a POP3 session.
  *
  * Plain blocking code over an MsConn (RFC 1939): the greeting, CAPA
- * (RFC 2449), USER/PASS, STAT, LIST, UIDL, RETR, DELE, QUIT.  Multi-line
+ * (RFC 2449), STLS (RFC 2595), USER/PASS, STAT, LIST, UIDL, RETR, DELE, QUIT.  Multi-line
  * responses are read up to their "." line and un-stuffed (RFC 1939 3).
  * Deletions happen only when QUIT ends the session (the UPDATE state).
  */
@@ -59,6 +59,12 @@ gboolean pop3_client_greeting(Pop3Client *c, GError **error);
  * capability names are kept upper-cased. */
 gboolean pop3_client_capa(Pop3Client *c, GError **error);
 gboolean pop3_client_has_capability(const Pop3Client *c, const char *name);
+/* STLS (RFC 2595 4) in the AUTHORIZATION state, then the TLS handshake
+ * as a client (the certificate is not checked there: whether to trust it
+ * is the caller's to say).  The capabilities are forgotten (RFC 2595 4):
+ * call pop3_client_capa again.  -ERR leaves the session as it was, in the
+ * clear; a failed handshake leaves it FAILED. */
+gboolean pop3_client_stls(Pop3Client *c, GError **error);
 /* USER then PASS (RFC 1939 7); PASS shows as "PASS ••••••". */
 gboolean pop3_client_login(Pop3Client *c, const char *user, const char *password, GError **error);
 /* STAT (RFC 1939 5): messages and octets in the maildrop. */

@@ -12,53 +12,27 @@ import random
 import shutil
 import signal
 import smtplib
-import socket
-import subprocess
 import sys
 import tempfile
 import time
 
-os.chdir(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
-MAILSIM = os.environ.get("MAILSIM", "./mailsim")
-PASSED = FAILED = 0
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.dont_write_bytecode = True   # no __pycache__ left in tests/
+import lib  # after the path; it moves to the top of the tree
+from lib import check
+
 ROUNDS = 5
 
-
-def check(ok, what):
-    global PASSED, FAILED
-    PASSED, FAILED = (PASSED + 1, FAILED) if ok else (PASSED, FAILED + 1)
-    print(("PASS: " if ok else "FAIL: ") + what)
-    return ok
-
-
-def free_ports(n):
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
-
-
 state = tempfile.mkdtemp(prefix="mailsim-crash-")
-ports = free_ports(10)
-args = [MAILSIM, "serve", "--state", state]
-for name, port in zip(["smtp", "submission", "smtps", "imap", "imaps", "pop3", "pop3s", "dns", "lmtp", "auth"], ports):
-    args += ["--%s-port" % name, str(port)]
-smtp_port = ports[0]
+ports = lib.serve_ports()
+smtp_port = ports["smtp"]
 
 
 def start():
-    log = open(os.path.join(state, "serve.log"), "a")
-    p = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
-    end = time.time() + 10
-    while time.time() < end:
-        try:
-            socket.create_connection(("127.0.0.1", smtp_port), timeout=0.2).close()
-            return p
-        except OSError:
-            time.sleep(0.05)
+    """serve on the same ports and state each time (fsync on), its output
+    added to one log."""
+    p = lib.start_serve(state, ports, append=True)
+    lib.wait_port(smtp_port)
     return p
 
 
@@ -121,5 +95,4 @@ if lost:
 if dups:
     print("duplicated:", dups[:5])
 shutil.rmtree(state, ignore_errors=True)
-print("%d passed, %d failed" % (PASSED, FAILED))
-sys.exit(1 if FAILED else 0)
+sys.exit(lib.finish())

@@ -5,56 +5,22 @@
 import imaplib
 import os
 import shutil
-import signal
 import smtplib
 import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 
-os.chdir(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
-MAILSIM = os.environ.get("MAILSIM", "./mailsim")
-PASSED = FAILED = 0
-
-
-def check(ok, what):
-    global PASSED, FAILED
-    PASSED, FAILED = (PASSED + 1, FAILED) if ok else (PASSED, FAILED + 1)
-    print(("PASS: " if ok else "FAIL: ") + what)
-    return ok
-
-
-def free_ports(n):
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.dont_write_bytecode = True   # no __pycache__ left in tests/
+import lib  # after the path; it moves to the top of the tree
+from lib import check
 
 
 state = tempfile.mkdtemp(prefix="mailsim-load-")
-names = ["smtp", "submission", "smtps", "imap", "imaps", "pop3", "pop3s", "dns", "lmtp", "auth"]
-ports = dict(zip(names, free_ports(len(names))))
-args = [MAILSIM, "serve", "--state", state, "--no-fsync", "--allow-plaintext-auth"]
-for n in names:
-    args += ["--%s-port" % n, str(ports[n])]
-log = open(os.path.join(state, "serve.log"), "w")
-proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
-
-
-def up(port):
-    end = time.time() + 10
-    while time.time() < end:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return True
-        except OSError:
-            time.sleep(0.05)
-    return False
+ports = lib.serve_ports()
+proc = lib.start_serve(state, ports, "--no-fsync", "--allow-plaintext-auth")
 
 
 def count_inbox():
@@ -67,7 +33,7 @@ def count_inbox():
 
 
 try:
-    check(up(ports["smtp"]) and up(ports["imap"]), "mailsim serve is up")
+    check(lib.wait_port(ports["smtp"]) and lib.wait_port(ports["imap"]), "mailsim serve is up")
 
     # a slow client: connects, then dribbles one byte a second
     slow = socket.create_connection(("127.0.0.1", ports["smtp"]), timeout=30)
@@ -151,14 +117,7 @@ try:
     stop_slow.set()
     slow.close()
 finally:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        check(proc.wait(timeout=20) == 0, "SIGTERM stops the loaded server cleanly")
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        check(False, "SIGTERM stops the loaded server cleanly")
-    log.close()
+    lib.stop(proc, "SIGTERM stops the loaded server cleanly")
     shutil.rmtree(state, ignore_errors=True)
 
-print("%d passed, %d failed" % (PASSED, FAILED))
-sys.exit(1 if FAILED else 0)
+sys.exit(lib.finish())

@@ -13,29 +13,10 @@ import sys
 import tempfile
 import time
 
-os.chdir(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
-MAILSIM = os.environ.get("MAILSIM", "./mailsim")
-PASSED = 0
-FAILED = 0
-
-
-def check(ok, what):
-    global PASSED, FAILED
-    if ok:
-        PASSED += 1
-        print("PASS: " + what)
-    else:
-        FAILED += 1
-        print("FAIL: " + what)
-    return ok
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.dont_write_bytecode = True   # no __pycache__ left in tests/
+import lib  # after the path; it moves to the top of the tree
+from lib import MAILSIM, check, free_port
 
 
 def accounts(state, *args, stdin=None):
@@ -94,10 +75,7 @@ def main():
         proc = subprocess.Popen([MAILSIM, "mda", "--state", state, "--lmtp-port", str(lmtp_port),
                                  "--auth-port", str(auth_port), "--no-fsync"],
                                 stdout=log, stderr=subprocess.STDOUT)
-        for _ in range(50):
-            if "LMTP on" in open(os.path.join(tmp, "mda.log")).read():
-                break
-            time.sleep(0.1)
+        lib.wait_log(os.path.join(tmp, "mda.log"), "LMTP on", seconds=5)
 
         # two good recipients (one an alias) and an unknown one
         lmtp = smtplib.LMTP("127.0.0.1", lmtp_port, timeout=10)
@@ -185,8 +163,7 @@ def main():
             proc.kill()
             proc.wait()
         shutil.rmtree(tmp, ignore_errors=True)
-    print("%d passed, %d failed" % (PASSED, FAILED))
-    return 1 if FAILED else 0
+    return lib.finish()
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ import poplib
 import re
 import shutil
 import signal
-import socket
 import socketserver
 import subprocess
 import sys
@@ -21,44 +20,17 @@ import tempfile
 import threading
 import time
 
-os.chdir(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
-MAILSIM = os.environ.get("MAILSIM", "./mailsim")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.dont_write_bytecode = True   # no __pycache__ left in tests/
+import lib  # after the path; it moves to the top of the tree
+from lib import MAILSIM, check, free_port
+
 USER, PASSWORD = "bob@example.org", "secret"
-PASSED = 0
-FAILED = 0
-
-
-def check(ok, what):
-    global PASSED, FAILED
-    if ok:
-        PASSED += 1
-        print("PASS: " + what)
-    else:
-        FAILED += 1
-        print("FAIL: " + what)
-    return ok
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def has_command(name):
     r = subprocess.run([MAILSIM, name, "--help"], capture_output=True, text=True, timeout=30)
     return r.returncode == 0
-
-
-def wait_for(path, text, seconds=10):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if os.path.exists(path) and text in open(path, errors="replace").read():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 class StandInAuth(socketserver.StreamRequestHandler):
@@ -335,7 +307,7 @@ def main():
             procs.append(subprocess.Popen([MAILSIM, "mda", "--state", state, "--auth-port", str(auth_port),
                                            "--lmtp-port", str(free_port()), "--no-fsync"],
                                           stdout=open(mda_log, "w"), stderr=subprocess.STDOUT))
-            check(wait_for(mda_log, "account service on port"), "mailsim mda serves the account service")
+            check(lib.wait_log(mda_log, "account service on port"), "mailsim mda serves the account service")
         else:
             print("note: no `mailsim mda` yet: a Python stand-in serves the account service")
             stand_in = socketserver.ThreadingTCPServer(("127.0.0.1", auth_port), StandInAuth)
@@ -346,7 +318,7 @@ def main():
                                 "--pop3-port", str(pop3_port), "--auth", "127.0.0.1:%d" % auth_port, "--no-fsync"],
                                stdout=open(mra_log, "w"), stderr=subprocess.STDOUT)
         procs.append(mra)
-        check(wait_for(mra_log, "IMAP on 127.0.0.1 port %d" % imap_port), "mailsim mra listens")
+        check(lib.wait_log(mra_log, "IMAP on 127.0.0.1 port %d" % imap_port), "mailsim mra listens")
 
         # the first login makes the Maildir, with the special folders
         imap_login(imap_port).logout()
@@ -384,8 +356,7 @@ def main():
             stand_in.shutdown()
             stand_in.server_close()
         shutil.rmtree(tmp, ignore_errors=True)
-    print("%d passed, %d failed" % (PASSED, FAILED))
-    return 1 if FAILED else 0
+    return lib.finish()
 
 
 if __name__ == "__main__":

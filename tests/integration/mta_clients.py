@@ -5,7 +5,6 @@
 # the smuggling defence, and the files that land in the Maildir.
 import os
 import shutil
-import signal
 import smtplib
 import socket
 import subprocess
@@ -13,32 +12,10 @@ import sys
 import tempfile
 import time
 
-os.chdir(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
-MAILSIM = os.environ.get("MAILSIM", "./mailsim")
-PASSED = FAILED = 0
-
-
-def check(ok, what):
-    global PASSED, FAILED
-    if ok:
-        PASSED += 1
-        print("PASS: " + what)
-    else:
-        FAILED += 1
-        print("FAIL: " + what)
-    return ok
-
-
-def free_ports(n):
-    socks, ports = [], []
-    for _ in range(n):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        socks.append(s)
-        ports.append(s.getsockname()[1])
-    for s in socks:
-        s.close()
-    return ports
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.dont_write_bytecode = True   # no __pycache__ left in tests/
+import lib  # after the path; it moves to the top of the tree
+from lib import check
 
 
 def inbox(state, user, domain="example.org"):
@@ -50,37 +27,18 @@ def inbox(state, user, domain="example.org"):
     return files
 
 
-def wait_for(pred, seconds=10):
-    end = time.time() + seconds
-    while time.time() < end:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def message(subject, body="Hello from the test.\r\n"):
     return ("From: Alice <alice@example.org>\r\nTo: Bob <bob@example.org>\r\n"
             "Subject: %s\r\n\r\n%s" % (subject, body)).encode()
 
 
 state = tempfile.mkdtemp(prefix="mailsim-mta-")
-smtp, sub, smtps, imap, imaps, pop3, pop3s, dns, lmtp, auth = free_ports(10)
-log = open(os.path.join(state, "serve.log"), "w")
-proc = subprocess.Popen([MAILSIM, "serve", "--state", state, "--no-fsync",
-                         "--smtp-port", str(smtp), "--submission-port", str(sub), "--smtps-port", str(smtps),
-                         "--imap-port", str(imap), "--pop3-port", str(pop3), "--dns-port", str(dns),
-                         "--imaps-port", str(imaps), "--pop3s-port", str(pop3s),
-                         "--lmtp-port", str(lmtp), "--auth-port", str(auth)],
-                        stdout=log, stderr=subprocess.STDOUT)
+ports = lib.serve_ports()
+smtp, sub, smtps, imap, imaps, pop3, pop3s = (ports[n] for n in ("smtp", "submission", "smtps", "imap", "imaps",
+                                                                 "pop3", "pop3s"))
+proc = lib.start_serve(state, ports, "--no-fsync")
 try:
-    def listening():
-        try:
-            socket.create_connection(("127.0.0.1", sub), timeout=0.2).close()
-            return True
-        except OSError:
-            return False
-    check(wait_for(listening), "mailsim serve listens on the submission port")
+    check(lib.wait_port(sub), "mailsim serve listens on the submission port")
 
     import ssl
     insecure = ssl.create_default_context()
@@ -117,7 +75,7 @@ try:
         s.login("alice@example.org", "secret")
         refused = s.sendmail("alice@example.org", ["bob@example.org"], message("plain auth"))
         check(refused == {}, "smtplib: AUTH PLAIN, then the message is accepted")
-    check(wait_for(lambda: len(inbox(state, "bob")) == 1), "the message reaches bob's Maildir")
+    check(lib.wait_until(lambda: len(inbox(state, "bob")) == 1), "the message reaches bob's Maildir")
     data = open(inbox(state, "bob")[0], "rb").read() if inbox(state, "bob") else b""
     check(b"Subject: plain auth" in data and b"with ESMTPA" in data and b"Message-ID: <" in data,
           "the delivered file has the Received (ESMTPA) line and a Message-ID added on submission")
@@ -168,7 +126,7 @@ try:
                        capture_output=True, text=True, timeout=30)
     check(r.returncode == 0 and "250 2.0.0 Ok: queued as" in r.stdout and "TLS started" in r.stdout,
           "swaks: STARTTLS, pipelined submission with AUTH LOGIN")
-    check(wait_for(lambda: len(inbox(state, "bob")) == before + 1), "swaks' message is delivered")
+    check(lib.wait_until(lambda: len(inbox(state, "bob")) == before + 1), "swaks' message is delivered")
 
     # swaks to port 25 for another domain: no open relay
     # from 127.0.0.2: like Postfix's mynetworks_style = host, only 127.0.0.1 is trusted
@@ -186,7 +144,7 @@ try:
                         "--mail-from", "alice@example.org", "--mail-rcpt", "bob@example.org", "--upload-file", mail],
                        capture_output=True, text=True, timeout=30)
     check(r.returncode == 0, "curl smtps:// -k: submission over implicit TLS %s" % r.stderr.strip()[:80])
-    check(wait_for(lambda: len(inbox(state, "bob")) == before_curl + 1), "curl's message is delivered")
+    check(lib.wait_until(lambda: len(inbox(state, "bob")) == before_curl + 1), "curl's message is delivered")
 
     # IMAP and POP3: no password before TLS; STARTTLS, STLS and the implicit-TLS ports
     import imaplib, poplib
@@ -238,21 +196,12 @@ try:
     check(len(inbox(state, "bob")) == before, "and no smuggled message is delivered")
 
     # the events tell the course steps
-    log.flush()
     text = open(os.path.join(state, "serve.log")).read()
     check("out.2" in text and "in.4" in text and "in.7" in text, "the live events carry course steps")
     events = "\n".join(l for l in text.splitlines() if not l.startswith("  demo accounts"))
     check("secret" not in events, "the password never appears in the events")
 finally:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        rc = proc.wait(timeout=15)
-        check(rc == 0, "SIGTERM stops mailsim serve cleanly")
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        check(False, "SIGTERM stops mailsim serve cleanly")
-    log.close()
+    lib.stop(proc, "SIGTERM stops mailsim serve cleanly", seconds=15)
     shutil.rmtree(state, ignore_errors=True)
 
-print("%d passed, %d failed" % (PASSED, FAILED))
-sys.exit(1 if FAILED else 0)
+sys.exit(lib.finish())

@@ -7,7 +7,6 @@
 # same settings in a scenario.
 import os
 import shutil
-import signal
 import smtplib
 import socket
 import subprocess
@@ -15,54 +14,23 @@ import sys
 import tempfile
 import time
 
-os.chdir(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
-MAILSIM = os.environ.get("MAILSIM", "./mailsim")
-PASSED = FAILED = 0
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.dont_write_bytecode = True   # no __pycache__ left in tests/
+import lib  # after the path; it moves to the top of the tree
+from lib import check
+
 COUNT_LIMIT = 3
 RATE_LIMIT = 10      # a minute
 TIMEOUT = 3          # smtpd_timeout, seconds
 
 
-def check(ok, what):
-    global PASSED, FAILED
-    PASSED, FAILED = (PASSED + 1, FAILED) if ok else (PASSED, FAILED + 1)
-    print(("PASS: " if ok else "FAIL: ") + what)
-    return ok
-
-
-def free_ports(n):
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
-
-
 state = tempfile.mkdtemp(prefix="mailsim-limits-")
-names = ["smtp", "submission", "smtps", "imap", "imaps", "pop3", "pop3s", "dns", "lmtp", "auth"]
-ports = dict(zip(names, free_ports(len(names))))
-args = [MAILSIM, "serve", "--state", state, "--no-fsync",
-        "--smtpd-client-connection-count-limit", str(COUNT_LIMIT),
-        "--smtpd-client-connection-rate-limit", str(RATE_LIMIT),
-        "--smtpd-timeout", str(TIMEOUT)]
-for n in names:
-    args += ["--%s-port" % n, str(ports[n])]
+ports = lib.serve_ports()
 logpath = os.path.join(state, "serve.log")
-log = open(logpath, "w")
-proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
-
-
-def up(port):
-    end = time.time() + 10
-    while time.time() < end:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return True
-        except OSError:
-            time.sleep(0.05)
-    return False
+proc = lib.start_serve(state, ports, "--no-fsync",
+                       "--smtpd-client-connection-count-limit", str(COUNT_LIMIT),
+                       "--smtpd-client-connection-rate-limit", str(RATE_LIMIT),
+                       "--smtpd-timeout", str(TIMEOUT), log_path=logpath)
 
 
 def smtp_from(addr):
@@ -92,7 +60,7 @@ def inbox():
 
 
 try:
-    check(up(ports["smtp"]), "mailsim serve is up")
+    check(lib.wait_port(ports["smtp"]), "mailsim serve is up")
 
     # the count limit: three sessions from 127.0.0.2 are served, the fourth is refused
     held = [smtp_from("127.0.0.2") for _ in range(COUNT_LIMIT)]
@@ -152,13 +120,7 @@ try:
     check(b"421 4.4.2" in data and TIMEOUT - 0.5 <= took < TIMEOUT + 10,
           "a silent client gets 421 4.4.2 after smtpd_timeout (%.1f s)" % took)
 finally:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        check(proc.wait(timeout=20) == 0, "SIGTERM stops the server cleanly")
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        check(False, "SIGTERM stops the server cleanly")
-    log.close()
+    lib.stop(proc, "SIGTERM stops the server cleanly")
     ev = events()
     check("[REFUSE] connection concurrency limit exceeded: 4 from 127.0.0.2 "
           "(smtpd_client_connection_count_limit = %d)" % COUNT_LIMIT in ev,
@@ -180,7 +142,7 @@ def run_variant(text):
     path = os.path.join(tempfile.mkdtemp(prefix="mailsim-limits-scn-"), "variant.scn")
     with open(path, "w") as f:
         f.write(text)
-    r = subprocess.run([MAILSIM, "run", "-q", path], capture_output=True, text=True)
+    r = subprocess.run([lib.MAILSIM, "run", "-q", path], capture_output=True, text=True)
     shutil.rmtree(os.path.dirname(path), ignore_errors=True)
     return r.returncode, r.stdout + r.stderr
 
@@ -204,5 +166,4 @@ rc, out = run_variant(scn.replace("smtpd_client_connection_count_limit = 2",
 check(rc == 2 and "smtpd_client_connection_count_limit wants a number" in out,
       "a limit that is not a number is a scenario error (exit %d)" % rc)
 
-print("%d passed, %d failed" % (PASSED, FAILED))
-sys.exit(1 if FAILED else 0)
+sys.exit(lib.finish())

@@ -425,7 +425,8 @@ START_TEST(test_login_and_authenticate)
 	world_init(&w);
 	w.scripts[0] = script_login;
 	world_run(&w);
-	/* the password never shows in what the server side emits */
+	/* the password never shows in what the server side emits; a login
+	 * comes before the session shows what it is for: no step yet */
 	GPtrArray *evs = ms_sink_recorder_events(w.rec);
 	gboolean asked = FALSE;
 	for (guint i = 0; i < evs->len; i++) {
@@ -433,7 +434,7 @@ START_TEST(test_login_and_authenticate)
 		if (e->kind == MS_EV_SEND && e->text && g_str_has_prefix(e->text, "C: AUTH " USER)) {
 			asked = TRUE;
 			HASNT(e->text, PASSWORD);
-			ck_assert_str_eq(e->step, "in.8");
+			ck_assert_ptr_null(e->step);
 		}
 	}
 	ck_assert(asked);
@@ -775,6 +776,73 @@ START_TEST(test_copy_move_expunge_append)
 		ck_assert_msg(found, "no %s event with step %s saying \"%s\"", ms_event_kind_to_string(wanted[k].kind),
 		              wanted[k].step, wanted[k].text);
 	}
+	world_free(&w);
+}
+END_TEST
+
+/* Alice's client keeping its Sent copy: log in, LIST, APPEND, LOGOUT;
+ * then a client reading: log in, SELECT, LOGOUT. */
+static void script_sent_copy_then_read(World *w)
+{
+	Client *cl = login(w);
+	g_autofree char *r1 = cmd(cl, "s1", "LIST \"\" \"*\"");
+	HAS(r1, "\\Sent");
+	g_autofree char *sent = crlf("From: bob@example.org\nTo: alice@example.com\nSubject: Hi\n\nHello\n");
+	g_autofree char *a1 = g_strdup_printf("s2 APPEND Sent (\\Seen) {%zu}\r\n", strlen(sent));
+	send_raw(cl, a1, strlen(a1));
+	g_autofree char *go = read_text_line(cl, NULL);
+	ck_assert(g_str_has_prefix(go, "+ "));
+	send_raw(cl, sent, strlen(sent));
+	send_raw(cl, "\r\n", 2);
+	g_autofree char *done = read_text_line(cl, NULL);
+	HAS(done, "s2 OK [APPENDUID");
+	logout(cl);
+	cl = login(w);
+	g_autofree char *r2 = cmd(cl, "r1", "SELECT INBOX");
+	HAS(r2, "r1 OK");
+	logout(cl);
+}
+
+START_TEST(test_session_step_is_its_purpose)
+{
+	World w;
+	world_init(&w);
+	w.scripts[0] = script_sent_copy_then_read;
+	world_run(&w);
+	/* the session that only keeps the Sent copy never shows in.8 (fetching):
+	 * nothing before the APPEND carries a step, everything after retr.3 */
+	GPtrArray *evs = ms_sink_recorder_events(w.rec);
+	const MsEvent *store = NULL, *bye[2] = { NULL, NULL };
+	for (guint i = 0; i < evs->len; i++) {
+		const MsEvent *e = evs->pdata[i];
+		if (e->kind == MS_EV_STORE && e->text && strstr(e->text, "saved in Sent"))
+			store = e;
+		if (e->kind == MS_EV_SEND && !g_strcmp0(e->text, "S: * BYE Logging out"))
+			bye[bye[0] ? 1 : 0] = e;
+	}
+	ck_assert_ptr_nonnull(store);
+	ck_assert_str_eq(store->step, "retr.3");
+	guint64 sent_conn = store->conn;
+	gboolean after = FALSE, saw_accept = FALSE;
+	for (guint i = 0; i < evs->len; i++) {
+		const MsEvent *e = evs->pdata[i];
+		if (e == store)
+			after = TRUE;
+		if (e->conn != sent_conn || g_strcmp0(e->proto, "imap") || g_strcmp0(e->from, "mra@mail.example.org"))
+			continue;
+		saw_accept |= e->kind == MS_EV_ACCEPT;
+		ck_assert_msg(g_strcmp0(e->step, "in.8") != 0, "in.8 in the Sent-copy session: %s", e->text);
+		if (after)
+			ck_assert_msg(!g_strcmp0(e->step, "retr.3"), "after the APPEND, %s carries %s", e->text, e->step);
+		else if (e->kind != MS_EV_STORE)
+			ck_assert_msg(e->step == NULL, "before the APPEND, %s carries %s", e->text, e->step);
+	}
+	ck_assert(saw_accept);
+	/* the session that reads is in.8 from its SELECT on, to its goodbye */
+	ck_assert_ptr_nonnull(bye[0]);
+	ck_assert_ptr_nonnull(bye[1]);
+	ck_assert_str_eq(bye[0]->step, "retr.3");
+	ck_assert_str_eq(bye[1]->step, "in.8");
 	world_free(&w);
 }
 END_TEST
@@ -1222,6 +1290,7 @@ static Suite *imap_server_suite(void)
 	MS_ADD_TEST(s, test_flags_persist, 30);
 	MS_ADD_TEST(s, test_search, 30);
 	MS_ADD_TEST(s, test_copy_move_expunge_append, 30);
+	MS_ADD_TEST(s, test_session_step_is_its_purpose, 30);
 	MS_ADD_TEST(s, test_deterministic, 30);
 	MS_ADD_TEST(s, test_folders, 30);
 	MS_ADD_TEST(s, test_two_sessions, 30);

@@ -1,7 +1,8 @@
 /* tests/agents/mta/test_smtp_client.c - the SMTP/LMTP client over the
  * simulated network, against a scripted server written here: it answers
  * each command line (or whole data block) with the next reply of its
- * script and records the exact bytes it received.
+ * script and records the exact bytes it received.  (On the simulated
+ * network STARTTLS only marks the client's side encrypted.)
  */
 #include "tests/ms_test.h"
 #include "agents/mta/smtp_client.h"
@@ -59,6 +60,7 @@ struct Run {
 	SmtpSendResult *result, *result2;
 	SmtpClientState state;       /* before quit */
 	SmtpClientState final_state; /* after quit */
+	SmtpClientState after_starttls;
 	gboolean    authenticated;
 	guint       ext_flags;
 	guint64     ext_size;
@@ -424,6 +426,55 @@ START_TEST(test_greeting_table)
 		run_free(&run);
 		g_free(gc->greeting);
 	}
+}
+END_TEST
+
+/* STARTTLS (RFC 3207), then EHLO again; or, refused, the session goes on
+ * in the clear; or, not offered, nothing is said. */
+static void starttls_body(Run *run, SmtpClient *client)
+{
+	if (!smtp_client_greeting(client, &run->error) || !smtp_client_hello(client, &run->error))
+		return;
+	run->ok = smtp_client_starttls(client, &run->error);
+	run->after_starttls = smtp_client_state(client);
+	run->ext_flags = smtp_client_extensions(client) ? smtp_client_extensions(client)->flags : 0;
+	if (run->ok && smtp_client_hello(client, &run->error2))
+		record_extensions(run, client);
+	run->ok2 = ms_conn_is_tls(smtp_client_conn(client));
+}
+
+START_TEST(test_starttls)
+{
+	const char *script[] = { GREETING, "250-mx.example.org\r\n250 STARTTLS\r\n", "220 2.0.0 go ahead\r\n",
+	                         "250-mx.example.org\r\n250 AUTH PLAIN\r\n", BYE, NULL };
+	Run run = { .script = script, .body = starttls_body, .quit = TRUE };
+	run_world(&run);
+	ck_assert_msg(run.ok, "%s", run.error ? run.error->message : "");
+	ck_assert(run.ok2);
+	/* RFC 3207 4.2: what EHLO said before is forgotten, and EHLO is said again */
+	ck_assert_int_eq(run.after_starttls, SMTP_CLIENT_STATE_GREETED);
+	ck_assert_uint_eq(run.ext_flags & SMTP_EXT_STARTTLS, 0);
+	ck_assert_str_eq(run.ext_mechs, "PLAIN");
+	ck_assert_str_eq(run.wire->str, "EHLO client.example.com\r\nSTARTTLS\r\nEHLO client.example.com\r\nQUIT\r\n");
+	run_free(&run);
+
+	/* refused (454): still READY, still in the clear */
+	const char *refused[] = { GREETING, "250-mx.example.org\r\n250 STARTTLS\r\n", "454 4.7.0 TLS not available\r\n",
+	                          NULL };
+	Run r2 = { .script = refused, .body = starttls_body };
+	run_world(&r2);
+	ck_assert(!r2.ok && !r2.ok2);
+	assert_client_error(r2.error, SMTP_CLIENT_ERROR_TEMPFAIL, "STARTTLS refused: 454 4.7.0 TLS not available");
+	ck_assert_int_eq(r2.after_starttls, SMTP_CLIENT_STATE_READY);
+	run_free(&r2);
+
+	/* not offered: LOCAL, and no STARTTLS on the wire */
+	const char *plain[] = { GREETING, EHLO_BARE, NULL };
+	Run r3 = { .script = plain, .body = starttls_body };
+	run_world(&r3);
+	assert_client_error(r3.error, SMTP_CLIENT_ERROR_LOCAL, "does not offer STARTTLS");
+	ck_assert_str_eq(r3.wire->str, "EHLO client.example.com\r\n");
+	run_free(&r3);
 }
 END_TEST
 
@@ -1124,6 +1175,7 @@ static Suite *smtp_client_suite(void)
 	Suite *s = suite_create("smtp_client");
 	MS_ADD_TEST(s, test_greeting_table, 30);
 	MS_ADD_TEST(s, test_greeting_refused_then_quit, 10);
+	MS_ADD_TEST(s, test_starttls, 30);
 	MS_ADD_TEST(s, test_hello_table, 30);
 	MS_ADD_TEST(s, test_extensions_read, 10);
 	MS_ADD_TEST(s, test_auth_table, 30);

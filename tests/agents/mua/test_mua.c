@@ -3,8 +3,10 @@
  * discovery method (autoconfig, the well-known URL, autodiscover by SRV
  * and by host, RFC 6186, guessing, manual) and the fallback chain;
  * submission with AUTH (out.1) and the masking of the transcript; fetching
- * over IMAP and POP3 (in.8); the IMAP-versus-POP3 lesson (retr.*); and
- * alice writing to bob from set-up to the Sent copy.
+ * over IMAP and POP3 (in.8); the IMAP-versus-POP3 lesson (retr.*); TLS:
+ * STARTTLS and STLS before every password, TLS from the first byte, no
+ * password in the clear and no session over a certificate not accepted;
+ * and alice writing to bob from set-up to the Sent copy.
  */
 #include "tests/ms_test.h"
 #include "agents/mua/mua.h"
@@ -39,6 +41,42 @@ static const MailSpec mail_specs[] = {
 	  { { "alice@example.com", "wonderland" }, { "alice@example.net", "wonderland" } } },
 	{ "mx.example.org", "198.51.100.20", "example.org", { { "bob@example.org", "builder" }, { NULL, NULL } } },
 };
+
+/* A self-signed certificate, made with openssl for these tests.  The
+ * simulated network only marks a connection encrypted, but the servers
+ * offer STARTTLS only when they have a certificate. */
+static const char test_cert_pem[] =
+	"-----BEGIN CERTIFICATE-----\n"
+	"MIIBjDCCATOgAwIBAgIUYed/P75NsXkrEbLKAu8yROi1EMMwCgYIKoZIzj0EAwIw\n"
+	"GzEZMBcGA1UEAwwQbWFpbC5leGFtcGxlLmNvbTAgFw0yNjExMjUyMzQ4MTdaGA8y\n"
+	"MTI2MTEwMTIzNDgxN1owGzEZMBcGA1UEAwwQbWFpbC5leGFtcGxlLmNvbTBZMBMG\n"
+	"ByqGSM49AgEGCCqGSM49AwEHA0IABI7MXOuK3Vr3NtuCFuUhDPpfqxk2VGw4PZqo\n"
+	"ZTJuiHy7ylFDtH94wA4Zy7MO/vJnpI6IVJrHRFiOVMuclJnAFuyjUzBRMB0GA1Ud\n"
+	"DgQWBBQQW/VGogSRFezV1xWVx1lnbmaqmzAfBgNVHSMEGDAWgBQQW/VGogSRFezV\n"
+	"1xWVx1lnbmaqmzAPBgNVHRMBAf8EBTADAQH/MAoGCCqGSM49BAMCA0cAMEQCICRz\n"
+	"5G2KJqr1usm1c9NAyp82lW4KU2qsYrMEEHFf21VmAiBAtrjn1Lkt4ExdlRxOsU+t\n"
+	"XJwWBn/kQ8eNDqkjLSCMGA==\n"
+	"-----END CERTIFICATE-----\n"
+	"-----BEGIN PRIVATE KEY-----\n"
+	"MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg6EbjHH8Udqjumehx\n"
+	"8xw/RJctWaf8v5uJlp8LmxU5x+ShRANCAASOzFzrit1a9zbbghblIQz6X6sZNlRs\n"
+	"OD2aqGUyboh8u8pRQ7R/eMAOGcuzDv7yZ6SOiFSax0RYjlTLnJSZwBbs\n"
+	"-----END PRIVATE KEY-----\n"
+;
+
+/* Set before world_new: the mail hosts offer STARTTLS, SMTPS, IMAPS and
+ * POP3S, and take passwords only over TLS, as `mailsim serve` does. */
+static GTlsCertificate *tls_cert;
+
+static void use_tls(gboolean on)
+{
+	g_clear_object(&tls_cert);
+	if (!on)
+		return;
+	GError *err = NULL;
+	tls_cert = g_tls_certificate_new_from_pem(test_cert_pem, -1, &err);
+	ck_assert_msg(tls_cert, "%s", err ? err->message : "");
+}
 
 typedef struct {
 	MsHost    *host;
@@ -115,10 +153,13 @@ static void build_mail_host(World *w, guint i)
 		.hostname = spec->name, .state_dir = m->dir, .submission_port = MTA_SUBMISSION_PORT,
 		.mydestination = mydest, .mynetworks = mynetworks, .dns = w->dirdns,
 		.mda_address = spec->addr, .mda_name = mda_name, .epoch_us = MTA_SIM_EPOCH_US, .seed = 1,
+		.tls_cert = tls_cert, .auth_needs_tls = tls_cert != NULL, .smtps_port = tls_cert ? MUA_SUBMISSIONS_PORT : 0,
 	};
 	m->mta = mta_new(ms_host_stack(m->host), &mc, &err);
 	ck_assert_msg(m->mta, "%s", err ? err->message : "");
-	MraConfig rc = { .hostname = spec->name, .state_dir = m->dir, .seed = 1 };
+	MraConfig rc = { .hostname = spec->name, .state_dir = m->dir, .seed = 1, .tls_cert = tls_cert,
+	                 .login_needs_tls = tls_cert != NULL, .imaps_port = tls_cert ? MUA_IMAPS_PORT : 0,
+	                 .pop3s_port = tls_cert ? MUA_POP3S_PORT : 0 };
 	m->mra = mra_new(m->mra_stack, &rc, &err);
 	ck_assert_msg(m->mra, "%s", err ? err->message : "");
 	WebConfig wc = { .hostname = spec->name };
@@ -252,6 +293,7 @@ static void world_free(World *w)
 	g_clear_error(&w->error);
 	g_clear_error(&w->error2);
 	g_free(w->note);
+	use_tls(FALSE);
 }
 
 /* ---- looking at what happened ------------------------------------------------------- */
@@ -560,11 +602,12 @@ START_TEST(test_rfc6186_srv_records)
 	          "_pop3s._tcp SRV 0 0 0 .\n",
 	          NULL, NULL, &b, NULL);
 	world_run(&w, setup_bob);
-	check_servers(&w, w.bob, MUA_METHOD_SRV, MAILCONFIG_PROTOCOL_IMAP, "mx.example.org", 143, "mx.example.org");
+	check_servers(&w, w.bob, MUA_METHOD_SRV, MAILCONFIG_PROTOCOL_IMAP, "mx.example.org", 993, "mx.example.org");
 	assert_saw(&w, MS_EV_DNS_QUERY, "bob", "setup.2", "_submission._tcp.example.org");
 	assert_saw(&w, MS_EV_DNS_QUERY, "bob", "setup.2", "_pop3s._tcp.example.org");
-	/* TLS from the first byte is not simulated: imaps is passed over, aloud */
-	assert_saw(&w, MS_EV_NOTE, "bob", "setup.7", "skipping imap mx.example.org port 993");
+	/* _imaps comes first (priority 0): TLS from the first byte, said at setup.7 */
+	ck_assert_int_eq(mua_incoming_server(w.bob)->socket, MAILCONFIG_SOCKET_SSL);
+	assert_saw(&w, MS_EV_NOTE, "bob", "setup.7", "mx.example.org port 993, connection security SSL/TLS");
 	world_free(&w);
 }
 END_TEST
@@ -1067,6 +1110,181 @@ START_TEST(test_actions_need_an_account)
 }
 END_TEST
 
+/* ---- TLS ---------------------------------------------------------------------------------- */
+
+/* Every event of who's that carries a password (AUTH, LOGIN, PASS) comes
+ * on a connection where TLS was set up before it.  Returns their number. */
+static guint passwords_over_tls(World *w, const char *who)
+{
+	GPtrArray *evs = ms_sink_recorder_events(w->rec);
+	g_autoptr(GHashTable) tls = g_hash_table_new(g_int64_hash, g_int64_equal);
+	guint n = 0;
+	for (guint i = 0; i < evs->len; i++) {
+		const MsEvent *e = g_ptr_array_index(evs, i);
+		if (g_strcmp0(e->from, who) || !e->text || !e->conn)
+			continue;
+		if (e->kind == MS_EV_NOTE && g_str_has_prefix(e->text, "TLS established"))
+			g_hash_table_add(tls, (gpointer)&e->conn);
+		if (e->kind == MS_EV_SEND && (strstr(e->text, "C: AUTH ") || strstr(e->text, " LOGIN ") ||
+		                              strstr(e->text, "C: PASS "))) {
+			ck_assert_msg(g_hash_table_contains(tls, &e->conn), "a password before TLS: %s", e->text);
+			n++;
+		}
+	}
+	return n;
+}
+
+/* No event of who's carries a password. */
+static void assert_no_password_sent(World *w, const char *who)
+{
+	GPtrArray *evs = ms_sink_recorder_events(w->rec);
+	for (guint i = 0; i < evs->len; i++) {
+		const MsEvent *e = g_ptr_array_index(evs, i);
+		if (e->kind == MS_EV_SEND && !g_strcmp0(e->from, who) && e->text)
+			ck_assert_msg(!strstr(e->text, "C: AUTH ") && !strstr(e->text, " LOGIN ") &&
+			              !strstr(e->text, "C: PASS "), "a password went: %s", e->text);
+	}
+}
+
+/* alice writes to herself, reads it over IMAP, then over POP3. */
+static void send_fetch_both(World *w)
+{
+	MuaMessage m = { .to = "alice@example.com", .subject = "Note to self", .body = "TLS, always" };
+	w->ok = mua_setup_account(w->alice, "alice@example.com", "wonderland", &w->error) &&
+	        mua_send(w->alice, &m, &w->error);
+	ms_sleep(5 * MS_SECOND);
+	w->ok2 = w->ok && mua_fetch(w->alice, MUA_PROTOCOL_IMAP, FALSE, &w->error2);
+	w->ok3 = w->ok2 && mua_fetch(w->alice, MUA_PROTOCOL_POP3, FALSE, &w->error2);
+}
+
+START_TEST(test_starttls_before_every_password)
+{
+	use_tls(TRUE);
+	World w;
+	MuaConfig a = manual_alice();
+	a.manual_security = MAILCONFIG_SOCKET_STARTTLS;
+	a.accept_any_certificate = TRUE;
+	world_new(&w, NULL, NULL, NULL, &a, NULL, NULL);
+	world_run(&w, send_fetch_both);
+	ck_assert_msg(w.ok && w.ok2 && w.ok3, "%s", w.error ? w.error->message : w.error2 ? w.error2->message : "");
+	ck_assert_uint_eq(mua_last_fetched(w.alice), 1);
+	/* the upgrade is a step of each action, then the client's own words */
+	assert_saw(&w, MS_EV_STEP, "alice", "out.1", "alice asks mail.example.com to encrypt the connection (STARTTLS)");
+	assert_saw(&w, MS_EV_SEND, "alice", "out.1", "C: STARTTLS");
+	assert_saw(&w, MS_EV_STEP, "alice", "retr.3", "(STARTTLS) before logging in");
+	assert_saw(&w, MS_EV_STEP, "alice", "in.8", "(STARTTLS) before logging in");
+	assert_saw(&w, MS_EV_STEP, "alice", "in.8", "(STLS) before logging in");
+	assert_saw(&w, MS_EV_SEND, "alice", "in.8", "C: STLS");
+	assert_saw(&w, MS_EV_NOTE, "alice", "out.1", "TLS established (simulated)");
+	assert_saw(&w, MS_EV_NOTE, "alice", "out.1", "alice takes the certificate of mail.example.com as it is");
+	/* after TLS the server offers AUTH; the client asked for what it offers again */
+	assert_saw(&w, MS_EV_SEND, "mail.example.com", "out.1", "S: 250-AUTH PLAIN LOGIN");
+	/* submission, the Sent copy, the IMAP fetch, the POP3 fetch: four
+	 * passwords, each over TLS */
+	ck_assert_uint_eq(passwords_over_tls(&w, "alice"), 4);
+	assert_no_secrets(&w);
+	world_free(&w);
+}
+END_TEST
+
+static void send_only(World *w)
+{
+	MuaMessage m = { .to = "bob@example.org", .subject = "Clear?" };
+	w->ok = mua_setup_account(w->alice, "alice@example.com", "wonderland", &w->error) &&
+	        mua_send(w->alice, &m, &w->error);
+	w->ok2 = w->ok || mua_fetch(w->alice, MUA_PROTOCOL_POP3, FALSE, &w->error2);
+}
+
+START_TEST(test_no_password_in_the_clear)
+{
+	/* the account asks for STARTTLS; the servers have no certificate */
+	World w;
+	MuaConfig a = manual_alice();
+	a.manual_security = MAILCONFIG_SOCKET_STARTTLS;
+	world_new(&w, NULL, NULL, NULL, &a, NULL, NULL);
+	world_run(&w, send_only);
+	ck_assert(!w.ok && !w.ok2);
+	ck_assert_msg(g_error_matches(w.error, MUA_ERROR, MUA_ERROR_PLAINTEXT), "%s", w.error->message);
+	ck_assert_msg(g_error_matches(w.error2, MUA_ERROR, MUA_ERROR_PLAINTEXT), "%s", w.error2->message);
+	assert_saw(&w, MS_EV_REFUSE, "alice", "out.1", "mail.example.com offers no STARTTLS: alice will not send "
+	           "the password in the clear (connection security: STARTTLS)");
+	assert_saw(&w, MS_EV_REFUSE, "alice", "in.8", "mail.example.com offers no STLS");
+	assert_no_password_sent(&w, "alice");
+	ck_assert_uint_eq(maildir_count(&w, 0, "alice@example.com", "Sent"), 0);
+	world_free(&w);
+
+	/* unless the user allows it: then aloud */
+	a.allow_plaintext_auth = TRUE;
+	world_new(&w, NULL, NULL, NULL, &a, NULL, NULL);
+	world_run(&w, send_only);
+	ck_assert_msg(w.ok, "%s", w.error ? w.error->message : "");
+	assert_saw(&w, MS_EV_NOTE, "alice", "out.1", "mail.example.com offers no STARTTLS: alice's password goes "
+	           "in the clear, as the user allowed");
+	assert_saw(&w, MS_EV_SEND, "alice", "out.1", "C: AUTH PLAIN ••••••");
+	assert_no_secrets(&w);
+	world_free(&w);
+}
+END_TEST
+
+START_TEST(test_certificate_must_be_accepted)
+{
+	use_tls(TRUE);
+	World w;
+	MuaConfig a = manual_alice();
+	a.manual_security = MAILCONFIG_SOCKET_STARTTLS;
+	world_new(&w, NULL, NULL, NULL, &a, NULL, NULL);
+	world_run(&w, send_only);
+	ck_assert(!w.ok && !w.ok2);
+	ck_assert_msg(g_error_matches(w.error, MUA_ERROR, MUA_ERROR_CERTIFICATE), "%s", w.error->message);
+	ck_assert_msg(g_error_matches(w.error2, MUA_ERROR, MUA_ERROR_CERTIFICATE), "%s", w.error2->message);
+	assert_saw(&w, MS_EV_SEND, "alice", "out.1", "C: STARTTLS");
+	assert_saw(&w, MS_EV_REFUSE, "alice", "out.1", "alice cannot check the certificate of mail.example.com");
+	assert_no_password_sent(&w, "alice");
+	world_free(&w);
+}
+END_TEST
+
+START_TEST(test_tls_from_the_first_byte)
+{
+	use_tls(TRUE);
+	World w;
+	MuaConfig a = manual_alice();
+	a.manual_security = MAILCONFIG_SOCKET_SSL;   /* ports 465, 993 and 995 unless given */
+	a.accept_any_certificate = TRUE;
+	world_new(&w, NULL, NULL, NULL, &a, NULL, NULL);
+	world_run(&w, send_fetch_both);
+	ck_assert_msg(w.ok && w.ok2 && w.ok3, "%s", w.error ? w.error->message : w.error2 ? w.error2->message : "");
+	assert_saw(&w, MS_EV_CONNECT, "alice", NULL, "-> 192.0.2.10:465");
+	assert_saw(&w, MS_EV_CONNECT, "alice", NULL, "-> 192.0.2.10:993");
+	assert_saw(&w, MS_EV_CONNECT, "alice", NULL, "-> 192.0.2.10:995");
+	assert_saw(&w, MS_EV_STEP, "alice", "out.1", "alice speaks TLS from the first byte with mail.example.com port 465");
+	assert_saw(&w, MS_EV_STEP, "alice", "in.8", "with mail.example.com port 995 (pop3 over TLS");
+	ck_assert_ptr_null(find(&w, MS_EV_SEND, "alice", NULL, "STARTTLS"));
+	ck_assert_ptr_null(find(&w, MS_EV_SEND, "alice", NULL, "STLS"));
+	ck_assert_uint_eq(passwords_over_tls(&w, "alice"), 4);
+	world_free(&w);
+}
+END_TEST
+
+START_TEST(test_guessing_records_starttls)
+{
+	use_tls(TRUE);
+	World w;
+	MuaConfig a = alice_config(MUA_FLAVOR_THUNDERBIRD);
+	world_new(&w, NULL, NULL, NULL, &a, NULL, NULL);
+	world_run(&w, setup_alice);
+	check_servers(&w, w.alice, MUA_METHOD_GUESS, MAILCONFIG_PROTOCOL_IMAP, "mail.example.com", 143,
+	              "mail.example.com");
+	/* as Thunderbird: a server that offers STARTTLS is recorded with it */
+	ck_assert_int_eq(mua_incoming_server(w.alice)->socket, MAILCONFIG_SOCKET_STARTTLS);
+	ck_assert_int_eq(mua_outgoing_server(w.alice)->socket, MAILCONFIG_SOCKET_STARTTLS);
+	assert_saw(&w, MS_EV_NOTE, "alice", "setup.5", "mail.example.com port 143 answers as a imap server offering STARTTLS");
+	assert_saw(&w, MS_EV_NOTE, "alice", "setup.7", "mail.example.com port 587, connection security STARTTLS: "
+	           "the client encrypts before it logs in, and never logs in in the clear");
+	world_free(&w);
+}
+END_TEST
+
 /* ---- alice to bob, the whole course path ------------------------------------------------ */
 
 static void course_script(World *w)
@@ -1164,6 +1382,11 @@ static Suite *mua_suite(void)
 	MS_ADD_TEST(s, test_imap_versus_pop3, 60);
 	MS_ADD_TEST(s, test_reply, 30);
 	MS_ADD_TEST(s, test_actions_need_an_account, 30);
+	MS_ADD_TEST(s, test_starttls_before_every_password, 60);
+	MS_ADD_TEST(s, test_no_password_in_the_clear, 60);
+	MS_ADD_TEST(s, test_certificate_must_be_accepted, 30);
+	MS_ADD_TEST(s, test_tls_from_the_first_byte, 60);
+	MS_ADD_TEST(s, test_guessing_records_starttls, 30);
 	MS_ADD_TEST(s, test_alice_to_bob, 60);
 	return s;
 }

@@ -21,34 +21,19 @@ import sys
 import tempfile
 import time
 
-os.chdir(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.dont_write_bytecode = True   # no __pycache__ left in tests/
+import lib  # noqa: E402  (moves to the top of the tree)
+from lib import check, free_ports  # noqa: E402
 MAILSIM = os.environ.get("MAILSIM", "./mailsim")
 ROUNDS = 5
 SESSIONS = 4            # smtp-source -s: sessions in parallel
 PAYLOAD = 4000          # smtp-source -l: octets of body per message
 STUCK_MESSAGES = 20     # sent while the MDA is stuck
 DRAIN_SECONDS = 90      # for the last start to deliver what is queued
-PASSED = FAILED = 0
 
 ACK = re.compile(r"<<< 250 2\.0\.0 Ok: queued as ([0-9A-F]+)")
 QUEUE_ID = re.compile(rb"\(mailsim\) with E?SMTPS?A? id ([0-9A-F]+)")
-
-
-def check(ok, what):
-    global PASSED, FAILED
-    PASSED, FAILED = (PASSED + 1, FAILED) if ok else (PASSED, FAILED + 1)
-    print(("PASS: " if ok else "FAIL: ") + what)
-    return ok
-
-
-def free_ports(n):
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
 
 
 if not shutil.which("smtp-source"):
@@ -195,9 +180,8 @@ if lost:
     print("lost:", lost[:5])
 if dups:
     print("duplicated:", dups[:5])
-if FAILED:
+if lib.failed:
     print("note: state kept in", state)
 else:
     shutil.rmtree(state, ignore_errors=True)
-print("%d passed, %d failed" % (PASSED, FAILED))
-sys.exit(1 if FAILED else 0)
+sys.exit(lib.finish())

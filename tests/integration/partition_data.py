@@ -15,17 +15,12 @@ import subprocess
 import sys
 import tempfile
 
-os.chdir(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.dont_write_bytecode = True   # no __pycache__ left in tests/
+import lib  # noqa: E402  (moves to the top of the tree)
+from lib import check, free_ports  # noqa: E402
 MAILSIM = os.environ.get("MAILSIM", "./mailsim")
-PASSED = FAILED = 0
 SENDER, MX = "mail.example.com", "mx.example.org"
-
-
-def check(ok, what):
-    global PASSED, FAILED
-    PASSED, FAILED = (PASSED + 1, FAILED) if ok else (PASSED, FAILED + 1)
-    print(("PASS: " if ok else "FAIL: ") + what)
-    return ok
 
 
 def run(name):
@@ -90,5 +85,4 @@ check(len(queued) == 2 and len(times(ev, bob_stored)) == 2,
       "after the dot: %d copies queued and %d stored: the one duplicate RFC 1047 allows, no more"
       % (len(queued), len(times(ev, bob_stored))))
 
-print("%d passed, %d failed" % (PASSED, FAILED))
-sys.exit(1 if FAILED else 0)
+sys.exit(lib.finish())

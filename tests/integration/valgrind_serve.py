@@ -21,13 +21,15 @@ import re
 import shutil
 import signal
 import smtplib
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 
-os.chdir(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.dont_write_bytecode = True   # no __pycache__ left in tests/
+import lib  # noqa: E402  (moves to the top of the tree)
+from lib import check, free_ports  # noqa: E402
 MAILSIM = os.environ.get("MAILSIM", "./mailsim")
 SMALL = int(os.environ.get("VALGRIND_SMALL", "10"))
 LARGE = int(os.environ.get("VALGRIND_LARGE", "100"))
@@ -35,38 +37,12 @@ SMALL_SIM, LARGE_SIM = 2, 20
 START_SECONDS = 60      # valgrind starts slowly
 DELIVERY_SECONDS = 120
 STOP_SECONDS = 60
-PASSED = FAILED = 0
 
 LOST = re.compile(r"(definitely|indirectly|possibly) lost: ([\d,]+) bytes in ([\d,]+) blocks")
 ERRORS = re.compile(r"ERROR SUMMARY: ([\d,]+) errors")
 
 
-def check(ok, what):
-    global PASSED, FAILED
-    PASSED, FAILED = (PASSED + 1, FAILED) if ok else (PASSED, FAILED + 1)
-    print(("PASS: " if ok else "FAIL: ") + what)
-    return ok
-
-
-def free_ports(n):
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
-
-
-def wait_port(port, seconds):
-    end = time.time() + seconds
-    while time.time() < end:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return True
-        except OSError:
-            time.sleep(0.2)
-    return False
+wait_port = lib.wait_port
 
 
 def count_new(state):
@@ -228,5 +204,4 @@ for kind in ("definitely", "indirectly"):
     small, large = sim[SMALL_SIM][kind], sim[LARGE_SIM][kind]
     check(large <= small, "run: %s lost does not grow with traffic: %d bytes after %d messages, %d after %d"
           % (kind, small, SMALL_SIM, large, LARGE_SIM))
-print("%d passed, %d failed" % (PASSED, FAILED))
-sys.exit(1 if FAILED else 0)
+sys.exit(lib.finish())

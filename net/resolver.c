@@ -22,6 +22,7 @@ struct MsDnsDirectory {
 	char      *addr, *name;
 	guint16    port;
 	GPtrArray *stubs;   /* Stub* */
+	GHashTable *by_zone;  /* canonical zone -> the first Stub* given for it */
 };
 
 struct MsResolver {
@@ -55,6 +56,7 @@ MsDnsDirectory *ms_dns_directory_new(const char *default_addr, guint16 port, con
 	d->name = g_strdup(default_name ? default_name : default_addr);
 	d->port = port;
 	d->stubs = g_ptr_array_new_with_free_func(stub_free);
+	d->by_zone = g_hash_table_new(g_str_hash, g_str_equal);
 	return d;
 }
 
@@ -68,6 +70,7 @@ void ms_dns_directory_unref(MsDnsDirectory *d)
 {
 	if (!d || !g_atomic_int_dec_and_test(&d->ref))
 		return;
+	g_hash_table_unref(d->by_zone);
 	g_ptr_array_free(d->stubs, TRUE);
 	g_free(d->addr);
 	g_free(d->name);
@@ -83,18 +86,18 @@ void ms_dns_directory_add(MsDnsDirectory *d, const char *zone, const char *addr,
 	st->addr = g_strdup(addr);
 	st->name = g_strdup(name ? name : addr);
 	g_ptr_array_add(d->stubs, st);
+	if (!g_hash_table_contains(d->by_zone, st->zone))
+		g_hash_table_insert(d->by_zone, st->zone, st);
 }
 
 /* The server for qname: the stub with the longest zone that holds it. */
 static void pick_server(MsResolver *r, const char *qname)
 {
+	/* the longest is the first met going up from qname: a world of a
+	 * thousand zones looks up a handful of names, not a thousand */
 	const Stub *best = NULL;
-	for (guint i = 0; i < r->dir->stubs->len; i++) {
-		const Stub *st = g_ptr_array_index(r->dir->stubs, i);
-		if (dns_name_is_subdomain(qname, st->zone) &&
-		    (!best || dns_name_label_count(st->zone) > dns_name_label_count(best->zone)))
-			best = st;
-	}
+	for (const char *n = qname; n && !best; n = dns_name_parent(n))
+		best = g_hash_table_lookup(r->dir->by_zone, n);
 	r->server_addr = best ? best->addr : r->dir->addr;
 	r->server_name = best ? best->name : r->dir->name;
 }

@@ -18,11 +18,18 @@ typedef struct {
 	MsStack base;
 } RealStack;
 
-/* A cancellable that fires when the scheduler shuts down, or by itself. */
+/* A cancellable that fires when the scheduler shuts down, or by itself.
+ *
+ * GIO polls a cancellable's file descriptor beside the socket whenever a
+ * call must wait, and makes that descriptor on demand: without a holder it
+ * would open and close an eventfd for every wait (two system calls each,
+ * a dozen waits per message).  The Cancel holds it for its whole life, so
+ * every wait shares the one made here. */
 typedef struct {
 	GCancellable *own;
 	GCancellable *parent;
 	gulong        handler;
+	gboolean      holds_fd;
 } Cancel;
 
 static void cancel_forward(GCancellable *parent, gpointer own)
@@ -35,11 +42,15 @@ static void cancel_init(Cancel *c, MsSched *s)
 	c->own = g_cancellable_new();
 	c->parent = g_object_ref(ms_sched_cancellable(s));
 	c->handler = g_cancellable_connect(c->parent, G_CALLBACK(cancel_forward), c->own, NULL);
+	GPollFD unused;
+	c->holds_fd = g_cancellable_make_pollfd(c->own, &unused);
 }
 
 static void cancel_clear(Cancel *c)
 {
 	g_cancellable_disconnect(c->parent, c->handler);
+	if (c->holds_fd)
+		g_cancellable_release_fd(c->own);
 	g_clear_object(&c->parent);
 	g_clear_object(&c->own);
 }
@@ -82,10 +93,11 @@ static gssize realconn_fill(MsConn *c, guint8 *buf, gsize max, gint64 deadline, 
 	gssize n = g_input_stream_read(g_io_stream_get_input_stream(rc->stream), buf, max,
 	                               rc->cancel.own, error);
 	if (n > 0) {
+		/* on the stack: one of these for every read */
+		char text[sizeof "18446744073709551615 bytes arrived"];
+		g_snprintf(text, sizeof text, "%" G_GSSIZE_FORMAT " bytes arrived", n);
 		MsEvent ev = { .kind = MS_EV_RECV, .from = c->peer_name, .to = c->local_name,
-		               .proto = c->proto ? c->proto : "tcp", .conn = c->id };
-		g_autofree char *text = g_strdup_printf("%" G_GSSIZE_FORMAT " bytes arrived", n);
-		ev.text = text;
+		               .proto = c->proto ? c->proto : "tcp", .text = text, .conn = c->id };
 		ms_bus_emit(ms_sched_bus(c->sched), &ev);
 	}
 	return n;

@@ -177,6 +177,7 @@ static const MsConnClass realconn_class = {
 	.available = realconn_available,
 	.destroy = realconn_destroy,
 	.starttls = realconn_starttls,
+	.gathers_writes = TRUE,
 };
 
 static MsConn *realconn_new(MsStack *st, GSocketConnection *sc, gboolean is_client)

@@ -112,6 +112,7 @@ static gboolean flush(ImapSession *s)
 {
 	gboolean ok = TRUE;
 	gsize pos = 0;
+	ms_conn_cork(s->conn);   /* the pieces leave in one send */
 	for (guint i = 0; i < s->masked->len; i++) {
 		Masked *m = &g_array_index(s->masked, Masked, i);
 		if (ok && m->start > pos)
@@ -123,6 +124,7 @@ static gboolean flush(ImapSession *s)
 	}
 	if (ok && s->out->len > pos)
 		ok = ms_conn_write(s->conn, s->out->str + pos, s->out->len - pos, NULL);
+	ok = ms_conn_uncork(s->conn, NULL) && ok;
 	g_array_set_size(s->masked, 0);
 	if (s->out->allocated_len > 2 * IMAP_SERVER_FLUSH_AT) {
 		g_string_free(s->out, TRUE);   /* after a large message, give the memory back */

@@ -1,6 +1,7 @@
 /* tests/net/test_realnet.c - MsConn over real sockets on 127.0.0.1: corked
  * writes leave together and only at uncork, the simulated network ignores
- * corking, and a read that waited and waits again still ends at shutdown. */
+ * corking, a read that waited and waits again still ends at shutdown, and
+ * a read's time-out is kept to the millisecond. */
 #include "tests/ms_test.h"
 #include "net/realnet.h"
 #include "net/simnet.h"
@@ -228,12 +229,67 @@ START_TEST(test_real_read_waits_again_and_ends_at_shutdown)
 }
 END_TEST
 
+/* A read waits as long as it was told, to the millisecond, then fails
+ * with TIMED_OUT. */
+typedef struct {
+	MsListener *listener;
+	MsStack    *stack;
+	GError     *error;
+	gint64      waited;
+} Timeout;
+
+static void timeout_server(gpointer data)
+{
+	Timeout *t = data;
+	MsConn *c = ms_listener_accept(t->listener, NULL);
+	ck_assert_ptr_nonnull(c);
+	ms_conn_set_timeout(c, 200 * MS_MSEC);
+	char line[16];
+	MsEol eol;
+	gint64 start = g_get_monotonic_time();
+	ck_assert_int_eq(ms_conn_read_line(c, line, sizeof line - 1, &eol, &t->error), -1);
+	t->waited = g_get_monotonic_time() - start;
+	ms_conn_unref(c);
+	ms_sched_stop(ms_task_sched(ms_task_self()));
+}
+
+static void silent_client(gpointer data)
+{
+	Timeout *t = data;
+	MsConn *c = ms_stack_connect(t->stack, "127.0.0.1", ms_listener_port(t->listener), 5 * MS_SECOND, NULL);
+	ck_assert_ptr_nonnull(c);
+	ms_task_park(MS_FOREVER);
+	ms_conn_unref(c);
+}
+
+START_TEST(test_real_read_times_out)
+{
+	MsSched *s = ms_sched_new(MS_SCHED_REAL, 1);
+	MsStack *st = ms_realnet_stack_new(s, "mailsim", "127.0.0.1");
+	Timeout t = { .stack = st };
+	t.listener = ms_stack_listen(st, NULL, 0, NULL);
+	ck_assert_ptr_nonnull(t.listener);
+	ms_task_spawn(s, "server", timeout_server, &t);
+	ms_task_spawn(s, "client", silent_client, &t);
+	ck_assert(ms_sched_run(s, 10 * MS_SECOND));
+	ms_sched_shutdown(s);
+	ck_assert(g_error_matches(t.error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT));
+	ck_assert_int_ge(t.waited, 200 * MS_MSEC);
+	ck_assert_int_lt(t.waited, 900 * MS_MSEC);   /* not rounded up to a second */
+	g_clear_error(&t.error);
+	ms_listener_free(t.listener);
+	ms_stack_unref(st);
+	ms_sched_free(s);
+}
+END_TEST
+
 static Suite *realnet_suite(void)
 {
 	Suite *s = suite_create("realnet");
 	MS_ADD_TEST(s, test_real_cork_holds_writes_until_uncork, 20);
 	MS_ADD_TEST(s, test_sim_cork_sends_each_write, 10);
 	MS_ADD_TEST(s, test_real_read_waits_again_and_ends_at_shutdown, 20);
+	MS_ADD_TEST(s, test_real_read_times_out, 20);
 	return s;
 }
 

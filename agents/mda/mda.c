@@ -107,13 +107,17 @@ struct Mda {
 	Service          services[SERVICE_COUNT];
 	gint             running;     /* atomic: mda_stop may come from another thread */
 
-	/* Tasks run in parallel in real mode: this lock guards everything
-	 * below.  It is never held across a network wait. */
-	GMutex           lock;
+	/* Tasks run in parallel in real mode.  Neither lock is held across a
+	 * network wait, nor both at once.  db_lock guards the database and
+	 * what its statements need (several per message, the longest holds);
+	 * lock the rest, so that taking a name or an id never waits behind a
+	 * query. */
+	GMutex           db_lock;
 	AccountsDb      *db;
 	const char      *db_step;    /* the step the next statements belong to */
 	guint64          db_conn;
 	MsRng           *salts;
+	GMutex           lock;
 	MsRng           *ids;
 	MaildirStamp     stamp;
 	GroupCommit     *dir_syncs;  /* the Maildir directories' fsyncs, for all sessions */
@@ -168,7 +172,7 @@ static void db_salt(guint8 *buf, gsize len, gpointer data)
  * action's step (MDA_ACT_COUNT: none) and about conn (may be NULL). */
 static AccountsDb *db_take(Mda *mda, MdaAction act, MsConn *conn)
 {
-	g_mutex_lock(&mda->lock);
+	g_mutex_lock(&mda->db_lock);
 	mda->db_step = (guint)act < MDA_ACT_COUNT ? STEP(act) : NULL;
 	mda->db_conn = conn ? ms_conn_id(conn) : 0;
 	return mda->db;
@@ -178,7 +182,7 @@ static void db_give(Mda *mda)
 {
 	mda->db_step = NULL;
 	mda->db_conn = 0;
-	g_mutex_unlock(&mda->lock);
+	g_mutex_unlock(&mda->db_lock);
 }
 
 gboolean mda_add_domain(Mda *mda, const char *domain, GError **error)
@@ -1280,6 +1284,7 @@ Mda *mda_new(MsStack *stack, const MdaConfig *cfg, GError **error)
 	mda->ids = ms_rng_new(cfg->seed, "mda-ids");
 	mda->stamp.process = cfg->seed;
 	g_mutex_init(&mda->lock);
+	g_mutex_init(&mda->db_lock);
 	mda->dir_syncs = group_commit_new(dir_syncs_commit, mda);
 
 	mda->lmtp_cfg.hostname = mda->hostname;
@@ -1360,6 +1365,7 @@ void mda_free(Mda *mda)
 	ms_rng_free(mda->ids);
 	group_commit_free(mda->dir_syncs);
 	g_mutex_clear(&mda->lock);
+	g_mutex_clear(&mda->db_lock);
 	ms_stack_unref(mda->stack);
 	g_free(mda->hostname);
 	g_free(mda->state_dir);

@@ -95,6 +95,7 @@ typedef struct {
 	GCancellable      *cancel;      /* the scheduler's: fires at shutdown */
 	GPollFD            wake;        /* cancel's descriptor, held while we live */
 	gboolean           holds_wake;
+	gint               drained;     /* atomic: available() just found nothing */
 } RealConn;
 
 static void set_errno_error(GError **error, int errsv, const char *what)
@@ -146,6 +147,13 @@ static gssize realconn_receive(RealConn *rc, guint8 *buf, gsize max, gint64 dead
 		g_socket_set_timeout(sock, timeout_seconds(c->sched, deadline));
 		return g_input_stream_read(g_io_stream_get_input_stream(rc->stream), buf, max, rc->cancel, error);
 	}
+	/* A server asks what is pending before it answers (to gather a
+	 * pipelined burst) and then reads the next command: when nothing was
+	 * pending, that read would only find EAGAIN.  Wait first instead; poll
+	 * returns at once if something came meanwhile. */
+	if (g_atomic_int_compare_and_exchange(&rc->drained, TRUE, FALSE) &&
+	    !realconn_wait(rc, POLLIN, deadline, error))
+		return -1;
 	for (;;) {
 		if (g_cancellable_set_error_if_cancelled(rc->cancel, error))
 			return -1;
@@ -223,6 +231,7 @@ static gsize realconn_available(MsConn *c)
 		return g_pollable_input_stream_is_readable(G_POLLABLE_INPUT_STREAM(g_io_stream_get_input_stream(rc->stream)))
 		       ? 1 : 0;
 	gssize n = g_socket_get_available_bytes(g_socket_connection_get_socket(rc->sc));
+	g_atomic_int_set(&rc->drained, n == 0);
 	return n > 0 ? (gsize)n : 0;
 }
 

@@ -141,13 +141,18 @@ void ms_conn_unref(MsConn *c)
 	g_free(c->peer_name);
 	g_free(c->proto);
 	g_free(c->step);
+	if (c->held)
+		g_byte_array_unref(c->held);
 	c->klass->destroy(c);
 }
+
+static gboolean send_held(MsConn *c, GError **error);
 
 void ms_conn_close(MsConn *c)
 {
 	if (c->write_closed)
 		return;
+	send_held(c, NULL);   /* what was written goes before the end */
 	c->write_closed = TRUE;
 	c->klass->shutdown_write(c);
 	ms_conn_emit(c, MS_EV_CLOSE, "close");
@@ -268,10 +273,51 @@ gboolean ms_conn_write_masked(MsConn *c, const void *data, gsize len, const char
 	}
 	if (len == 0)
 		return TRUE;
-	if (!c->klass->write_raw(c, data, len, error))
-		return FALSE;
+	if (c->corked && c->klass->gathers_writes && len < MS_CONN_CORK_MAX) {
+		if (c->held && c->held->len + len > MS_CONN_CORK_MAX && !send_held(c, error))
+			return FALSE;
+		if (!c->held)
+			c->held = g_byte_array_sized_new(MS_CONN_BUFSIZE);
+		g_byte_array_append(c->held, data, (guint)len);
+	} else {
+		/* corked or not, a piece this big goes at once: after what is held */
+		if (!send_held(c, error) || !c->klass->write_raw(c, data, len, error))
+			return FALSE;
+	}
 	emit_send(c, data, len, display);
 	return TRUE;
+}
+
+/* Send the corked writes held so far. */
+static gboolean send_held(MsConn *c, GError **error)
+{
+	if (!c->held || c->held->len == 0)
+		return TRUE;
+	gboolean ok = c->klass->write_raw(c, c->held->data, c->held->len, error);
+	if (c->held->len > MS_CONN_BUFSIZE) {
+		g_byte_array_unref(c->held);   /* a connection keeps a small buffer, not its largest */
+		c->held = NULL;
+	} else {
+		g_byte_array_set_size(c->held, 0);
+	}
+	return ok;
+}
+
+void ms_conn_cork(MsConn *c)
+{
+	c->corked++;
+}
+
+gboolean ms_conn_uncork(MsConn *c, GError **error)
+{
+	g_return_val_if_fail(c->corked > 0, FALSE);
+	if (--c->corked > 0)
+		return TRUE;
+	if (c->write_closed) {
+		/* closed while corked: ms_conn_close sent what was held */
+		return TRUE;
+	}
+	return send_held(c, error);
 }
 
 gboolean ms_conn_write(MsConn *c, const void *data, gsize len, GError **error)
@@ -284,6 +330,7 @@ gboolean ms_conn_write_gathered(MsConn *c, GString **out, GArray *masked, gsize 
 	const char *data = (*out)->str;
 	gboolean ok = TRUE;
 	gsize pos = 0;
+	ms_conn_cork(c);   /* the pieces leave in one send */
 	for (guint i = 0; i < masked->len; i++) {
 		MsConnMasked *m = &g_array_index(masked, MsConnMasked, i);
 		if (ok && m->start > pos)
@@ -295,6 +342,7 @@ gboolean ms_conn_write_gathered(MsConn *c, GString **out, GArray *masked, gsize 
 	}
 	if (ok && (*out)->len > pos)
 		ok = ms_conn_write(c, data + pos, (*out)->len - pos, error);
+	ok = ms_conn_uncork(c, ok ? error : NULL) && ok;
 	g_array_set_size(masked, 0);
 	if ((*out)->allocated_len > keep_max) {
 		g_string_free(*out, TRUE);
@@ -428,6 +476,8 @@ gboolean ms_conn_starttls(MsConn *c, GTlsCertificate *cert, GError **error)
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_EXISTS, "the connection is already encrypted");
 		return FALSE;
 	}
+	if (!send_held(c, error))   /* the reply to STARTTLS goes in the clear */
+		return FALSE;
 	/* CVE-2011-0411: what came in the clear after STARTTLS is dropped */
 	gsize dropped = c->rlen - c->rpos;
 	c->rpos = c->rlen = 0;

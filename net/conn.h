@@ -110,6 +110,19 @@ typedef struct {
  * written after it. */
 gboolean    ms_conn_write_gathered(MsConn *c, GString **out, GArray *masked, gsize keep_max,
                                    GError **error);
+/* Corking: a reply written in pieces (a line, message data, the closing
+ * line) leaves in one system call and as few TCP segments as it fills,
+ * instead of one send per piece.  After ms_conn_cork the writes of this
+ * task are held (up to MS_CONN_CORK_MAX octets, then sent) until the
+ * matching ms_conn_uncork sends them; corks nest.  Events are what they are
+ * without corking: each write still makes its SEND events, when it is made.
+ * A held write returns TRUE; a failure to send it is ms_conn_uncork's
+ * (FALSE with error; the peer is gone).  Only the writing task corks, and
+ * it uncorks before it waits for the peer.  The simulated network sends
+ * each write as it comes, corked or not, so its transcripts stay the same. */
+#define MS_CONN_CORK_MAX (64 * 1024)
+void        ms_conn_cork(MsConn *c);
+gboolean    ms_conn_uncork(MsConn *c, GError **error);
 
 /* TLS from here on (RFC 3207, RFC 2595): the server side passes its
  * certificate, the client side NULL (lab certificates are self-signed, so

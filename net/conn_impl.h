@@ -19,6 +19,10 @@ typedef struct {
 	/* Turn the stream into TLS (server side with cert, client side
 	 * without); NULL when the transport cannot. */
 	gboolean (*starttls)(MsConn *c, GTlsCertificate *cert, GError **error);
+	/* Corked writes may be gathered before write_raw (each write costs a
+	 * system call): FALSE where every write must stay one delivery (the
+	 * simulated network shows each as it arrives). */
+	gboolean gathers_writes;
 } MsConnClass;
 
 struct MsConn {
@@ -36,6 +40,8 @@ struct MsConn {
 	gboolean    eof;
 	gboolean    write_closed;
 	gboolean    tls;
+	guint       corked;       /* ms_conn_cork depth (the writing task's) */
+	GByteArray *held;         /* corked writes not sent yet, or NULL */
 	gsize       rpos, rlen;
 	guint8      rbuf[MS_CONN_BUFSIZE];
 };

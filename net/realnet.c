@@ -7,10 +7,13 @@
 #include "net/realnet.h"
 #include "net/conn_impl.h"
 
+#include <errno.h>
 #include <gio/gio.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <string.h>
+#include <sys/socket.h>
 
 static gint next_conn_id;   /* atomic; real connections count from 1 */
 
@@ -18,11 +21,18 @@ typedef struct {
 	MsStack base;
 } RealStack;
 
-/* A cancellable that fires when the scheduler shuts down, or by itself. */
+/* A cancellable that fires when the scheduler shuts down, or by itself.
+ *
+ * GIO polls a cancellable's file descriptor beside the socket whenever a
+ * call must wait, and makes that descriptor on demand: without a holder it
+ * would open and close an eventfd for every wait (two system calls each,
+ * a dozen waits per message).  The Cancel holds it for its whole life, so
+ * every wait shares the one made here. */
 typedef struct {
 	GCancellable *own;
 	GCancellable *parent;
 	gulong        handler;
+	gboolean      holds_fd;
 } Cancel;
 
 static void cancel_forward(GCancellable *parent, gpointer own)
@@ -35,11 +45,15 @@ static void cancel_init(Cancel *c, MsSched *s)
 	c->own = g_cancellable_new();
 	c->parent = g_object_ref(ms_sched_cancellable(s));
 	c->handler = g_cancellable_connect(c->parent, G_CALLBACK(cancel_forward), c->own, NULL);
+	GPollFD unused;
+	c->holds_fd = g_cancellable_make_pollfd(c->own, &unused);
 }
 
 static void cancel_clear(Cancel *c)
 {
 	g_cancellable_disconnect(c->parent, c->handler);
+	if (c->holds_fd)
+		g_cancellable_release_fd(c->own);
 	g_clear_object(&c->parent);
 	g_clear_object(&c->own);
 }
@@ -65,27 +79,107 @@ static char *sockaddr_string(GSocketAddress *sa, guint16 *port_r)
 	return g_inet_address_to_string(g_inet_socket_address_get_address(isa));
 }
 
-/* ---- connections ------------------------------------------------------- */
+/* ---- connections -------------------------------------------------------
+ * A plain connection reads and writes its socket itself: a call that would
+ * block polls the socket and the scheduler's cancellable (whose descriptor
+ * the connection holds from start to end), nothing more.  GIO's blocking
+ * calls cost more per call (a lock around the cancellable's descriptor, a
+ * GError for each EAGAIN, the current-cancellable stack) and count the
+ * time-out in whole seconds.  Over TLS the bytes go through GIO's stream. */
 
 typedef struct {
 	MsConn             base;
 	GSocketConnection *sc;
-	GIOStream         *stream;   /* sc, or a TLS connection over it */
-	Cancel             cancel;
+	GIOStream         *stream;      /* sc, or a TLS connection over it */
+	int                fd;          /* sc's socket: non-blocking, as GIO made it */
+	GCancellable      *cancel;      /* the scheduler's: fires at shutdown */
+	GPollFD            wake;        /* cancel's descriptor, held while we live */
+	gboolean           holds_wake;
+	gint               drained;     /* atomic: available() just found nothing */
 } RealConn;
+
+static void set_errno_error(GError **error, int errsv, const char *what)
+{
+	g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errsv), "%s: %s", what, g_strerror(errsv));
+}
+
+/* Wait until the socket is ready for events (POLLIN, POLLOUT), deadline
+ * (absolute) passes (G_IO_ERROR_TIMED_OUT) or the scheduler shuts down
+ * (G_IO_ERROR_CANCELLED). */
+static gboolean realconn_wait(RealConn *rc, short events, gint64 deadline, GError **error)
+{
+	for (;;) {
+		if (g_cancellable_set_error_if_cancelled(rc->cancel, error))
+			return FALSE;
+		int timeout_ms = -1;
+		if (deadline != MS_FOREVER) {
+			gint64 left = deadline - ms_sched_now(rc->base.sched);
+			if (left <= 0) {
+				g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT, "Socket I/O timed out");
+				return FALSE;
+			}
+			timeout_ms = (int)MIN((left + MS_MSEC - 1) / MS_MSEC, G_MAXINT);
+		}
+		struct pollfd fds[2] = {
+			{ .fd = rc->fd, .events = events },
+			{ .fd = rc->wake.fd, .events = POLLIN },
+		};
+		int n = poll(fds, rc->holds_wake ? 2 : 1, timeout_ms);
+		if (n < 0 && errno != EINTR) {
+			set_errno_error(error, errno, "Error waiting on the socket");
+			return FALSE;
+		}
+		if (n > 0 && fds[0].revents)
+			return TRUE;   /* ready, or an error or hang-up the next call reports */
+	}
+}
+
+static gint64 write_deadline(MsConn *c)
+{
+	return c->timeout == MS_FOREVER ? MS_FOREVER : ms_sched_now(c->sched) + c->timeout;
+}
+
+static gssize realconn_receive(RealConn *rc, guint8 *buf, gsize max, gint64 deadline, GError **error)
+{
+	MsConn *c = &rc->base;
+	if (c->tls) {
+		GSocket *sock = g_socket_connection_get_socket(rc->sc);
+		g_socket_set_timeout(sock, timeout_seconds(c->sched, deadline));
+		return g_input_stream_read(g_io_stream_get_input_stream(rc->stream), buf, max, rc->cancel, error);
+	}
+	/* A server asks what is pending before it answers (to gather a
+	 * pipelined burst) and then reads the next command: when nothing was
+	 * pending, that read would only find EAGAIN.  Wait first instead; poll
+	 * returns at once if something came meanwhile. */
+	if (g_atomic_int_compare_and_exchange(&rc->drained, TRUE, FALSE) &&
+	    !realconn_wait(rc, POLLIN, deadline, error))
+		return -1;
+	for (;;) {
+		if (g_cancellable_set_error_if_cancelled(rc->cancel, error))
+			return -1;
+		ssize_t n = recv(rc->fd, buf, max, 0);
+		if (n >= 0)
+			return n;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK) {
+			set_errno_error(error, errno, "Error receiving data");
+			return -1;
+		}
+		if (!realconn_wait(rc, POLLIN, deadline, error))
+			return -1;
+	}
+}
 
 static gssize realconn_fill(MsConn *c, guint8 *buf, gsize max, gint64 deadline, GError **error)
 {
-	RealConn *rc = (RealConn *)c;
-	GSocket *sock = g_socket_connection_get_socket(rc->sc);
-	g_socket_set_timeout(sock, timeout_seconds(c->sched, deadline));
-	gssize n = g_input_stream_read(g_io_stream_get_input_stream(rc->stream), buf, max,
-	                               rc->cancel.own, error);
+	gssize n = realconn_receive((RealConn *)c, buf, max, deadline, error);
 	if (n > 0) {
+		/* on the stack: one of these for every read */
+		char text[sizeof "18446744073709551615 bytes arrived"];
+		g_snprintf(text, sizeof text, "%" G_GSSIZE_FORMAT " bytes arrived", n);
 		MsEvent ev = { .kind = MS_EV_RECV, .from = c->peer_name, .to = c->local_name,
-		               .proto = c->proto ? c->proto : "tcp", .conn = c->id };
-		g_autofree char *text = g_strdup_printf("%" G_GSSIZE_FORMAT " bytes arrived", n);
-		ev.text = text;
+		               .proto = c->proto ? c->proto : "tcp", .text = text, .conn = c->id };
 		ms_bus_emit(ms_sched_bus(c->sched), &ev);
 	}
 	return n;
@@ -94,10 +188,33 @@ static gssize realconn_fill(MsConn *c, guint8 *buf, gsize max, gint64 deadline, 
 static gboolean realconn_write(MsConn *c, const guint8 *data, gsize len, GError **error)
 {
 	RealConn *rc = (RealConn *)c;
-	GSocket *sock = g_socket_connection_get_socket(rc->sc);
-	g_socket_set_timeout(sock, (guint)(c->timeout / MS_SECOND));
-	return g_output_stream_write_all(g_io_stream_get_output_stream(rc->stream), data, len,
-	                                 NULL, rc->cancel.own, error);
+	if (c->tls) {
+		GSocket *sock = g_socket_connection_get_socket(rc->sc);
+		g_socket_set_timeout(sock, timeout_seconds(c->sched, write_deadline(c)));
+		return g_output_stream_write_all(g_io_stream_get_output_stream(rc->stream), data, len,
+		                                 NULL, rc->cancel, error);
+	}
+	gint64 deadline = write_deadline(c);
+	gsize done = 0;
+	while (done < len) {
+		if (g_cancellable_set_error_if_cancelled(rc->cancel, error))
+			return FALSE;
+		/* a peer gone must be an error here, not a SIGPIPE */
+		ssize_t n = send(rc->fd, data + done, len - done, MSG_NOSIGNAL);
+		if (n >= 0) {
+			done += (gsize)n;
+			continue;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK) {
+			set_errno_error(error, errno, "Error sending data");
+			return FALSE;
+		}
+		if (!realconn_wait(rc, POLLOUT, deadline, error))
+			return FALSE;
+	}
+	return TRUE;
 }
 
 static void realconn_shutdown(MsConn *c)
@@ -114,6 +231,7 @@ static gsize realconn_available(MsConn *c)
 		return g_pollable_input_stream_is_readable(G_POLLABLE_INPUT_STREAM(g_io_stream_get_input_stream(rc->stream)))
 		       ? 1 : 0;
 	gssize n = g_socket_get_available_bytes(g_socket_connection_get_socket(rc->sc));
+	g_atomic_int_set(&rc->drained, n == 0);
 	return n > 0 ? (gsize)n : 0;
 }
 
@@ -124,7 +242,9 @@ static void realconn_destroy(MsConn *c)
 	if (rc->stream != G_IO_STREAM(rc->sc))
 		g_object_unref(rc->stream);
 	g_object_unref(rc->sc);
-	cancel_clear(&rc->cancel);
+	if (rc->holds_wake)
+		g_cancellable_release_fd(rc->cancel);
+	g_object_unref(rc->cancel);
 	g_free(rc);
 }
 
@@ -149,8 +269,8 @@ static gboolean realconn_starttls(MsConn *c, GTlsCertificate *cert, GError **err
 	if (!tls)
 		return FALSE;
 	GSocket *sock = g_socket_connection_get_socket(rc->sc);
-	g_socket_set_timeout(sock, (guint)(c->timeout / MS_SECOND));
-	if (!g_tls_connection_handshake(G_TLS_CONNECTION(tls), rc->cancel.own, error)) {
+	g_socket_set_timeout(sock, timeout_seconds(c->sched, write_deadline(c)));
+	if (!g_tls_connection_handshake(G_TLS_CONNECTION(tls), rc->cancel, error)) {
 		g_object_unref(tls);
 		return FALSE;
 	}
@@ -165,6 +285,7 @@ static const MsConnClass realconn_class = {
 	.available = realconn_available,
 	.destroy = realconn_destroy,
 	.starttls = realconn_starttls,
+	.gathers_writes = TRUE,
 };
 
 static MsConn *realconn_new(MsStack *st, GSocketConnection *sc, gboolean is_client)
@@ -181,7 +302,11 @@ static MsConn *realconn_new(MsStack *st, GSocketConnection *sc, gboolean is_clie
 	             laddr, lport, st->name, raddr, rport, rname);
 	rc->sc = sc;
 	rc->stream = G_IO_STREAM(sc);
-	cancel_init(&rc->cancel, st->sched);
+	rc->fd = g_socket_get_fd(g_socket_connection_get_socket(sc));
+	/* nothing but the shutdown cancels a connection: the scheduler's
+	 * cancellable serves all of them, with one descriptor */
+	rc->cancel = g_object_ref(ms_sched_cancellable(st->sched));
+	rc->holds_wake = g_cancellable_make_pollfd(rc->cancel, &rc->wake);
 	return &rc->base;
 }
 

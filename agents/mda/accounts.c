@@ -487,11 +487,18 @@ void accounts_random_glib(guint8 *buf, gsize len, gpointer user_data)
 gboolean accounts_set_durable(AccountsDb *db, gboolean durable, GError **error)
 {
 	g_return_val_if_fail(db != NULL, FALSE);
-	/* a simulation's database dies with it: keep even the rollback
-	 * journal in memory rather than make and delete a file per change */
+	/* A simulation's database dies with it: keep even the rollback
+	 * journal in memory rather than make and delete a file per change.
+	 * A durable one writes ahead (WAL): a statement that only reads (the
+	 * MDA's look-ups, several per message) then costs no file lock, no
+	 * look for a hot journal and no re-read of the header, only a lock in
+	 * shared memory; the `mailsim accounts` command adding users meanwhile
+	 * does not stop the readers.  synchronous=FULL keeps each commit on
+	 * disk when the call returns.  A file system without shared memory
+	 * keeps the mode it had (SQLite answers the old one). */
 	return db_exec(db, durable ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=OFF",
 	               NULL, 0, NULL, error) &&
-	       db_run(db, durable ? "PRAGMA journal_mode=DELETE" : "PRAGMA journal_mode=MEMORY",
+	       db_run(db, durable ? "PRAGMA journal_mode=WAL" : "PRAGMA journal_mode=MEMORY",
 	              NULL, 0, NULL, NULL, NULL, error);
 }
 

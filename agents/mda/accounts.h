@@ -101,9 +101,12 @@ void accounts_set_observer(AccountsDb *db, AccountsObserverFunc observer, gpoint
  * a bug (g_return_val_if_fail). */
 void accounts_set_random(AccountsDb *db, AccountsRandomFunc random, gpointer user_data);
 
-/* durable TRUE (the default): each change is on disk when the call returns
- * (PRAGMA synchronous=FULL).  FALSE for simulations (synchronous=OFF, and
- * the rollback journal in memory). */
+/* durable TRUE: each change is on disk when the call returns (PRAGMA
+ * synchronous=FULL, SQLite's default too), through a write-ahead log
+ * (journal_mode=WAL: a look-up takes no file lock; the mode stays with the
+ * file, and accounts.sqlite-wal and -shm sit beside it while it is open).
+ * FALSE for simulations (synchronous=OFF, and the rollback journal in
+ * memory). */
 gboolean accounts_set_durable(AccountsDb *db, gboolean durable, GError **error);
 
 /* SHA-512 crypt rounds for the hashes made from now on (add_user,

@@ -109,13 +109,18 @@ struct Mda {
 	Service          services[SERVICE_COUNT];
 	gint             running;     /* atomic: mda_stop may come from another thread */
 
-	/* Tasks run in parallel in real mode: this lock guards everything
-	 * below.  It is never held across a network wait. */
-	GMutex           lock;
+	/* Tasks run in parallel in real mode.  Neither lock is held across a
+	 * network wait, nor both at once.  db_lock guards the database and
+	 * what its statements need (several per message, the longest holds);
+	 * lock the rest, so that taking a name or an id never waits behind a
+	 * query. */
+	GMutex           db_lock;
 	AccountsDb      *db;
 	const char      *db_step;    /* the step the next statements belong to */
 	guint64          db_conn;
+	GPtrArray       *db_said;    /* their events' texts, emitted by db_give */
 	MsRng           *salts;
+	GMutex           lock;
 	MsRng           *ids;
 	MaildirStamp     stamp;
 	GroupCommit     *dir_syncs;  /* the Maildir directories' fsyncs, for all sessions */
@@ -149,16 +154,16 @@ static char *mda_new_id(Mda *mda)
 /* The account database                                                     */
 /* ======================================================================== */
 
-/* Every statement becomes an event: "mda@mx → accounts.sqlite". */
+/* Every statement becomes an event: "mda@mx → accounts.sqlite".  The
+ * texts wait in db_said until db_give has let the database go: emitting
+ * (the event bus's lock, a sink's write) is no work to hold it for.  The
+ * order is the statements'; nothing else is emitted in between. */
 static void db_observe(const AccountsQuery *q, gpointer data)
 {
 	Mda *mda = data;
-	g_autofree char *text = q->error
+	g_ptr_array_add(mda->db_said, q->error
 		? g_strdup_printf("%s  → error: %s", q->sql, q->error)
-		: g_strdup_printf("%s  → %" G_GINT64_FORMAT " row%s", q->sql, q->rows, q->rows == 1 ? "" : "s");
-	MsEvent ev = { .kind = MS_EV_DB_QUERY, .from = ms_stack_name(mda->stack), .to = ACCOUNTS_FILE_NAME,
-	               .proto = "sql", .step = mda->db_step, .text = text, .conn = mda->db_conn };
-	ms_bus_emit(ms_sched_bus(mda->sched), &ev);
+		: g_strdup_printf("%s  → %" G_GINT64_FORMAT " row%s", q->sql, q->rows, q->rows == 1 ? "" : "s"));
 }
 
 /* Salts from the run's seed, so a simulation repeats byte for byte. */
@@ -172,7 +177,7 @@ static void db_salt(guint8 *buf, gsize len, gpointer data)
  * action's step (MDA_ACT_COUNT: none) and about conn (may be NULL). */
 static AccountsDb *db_take(Mda *mda, MdaAction act, MsConn *conn)
 {
-	g_mutex_lock(&mda->lock);
+	g_mutex_lock(&mda->db_lock);
 	mda->db_step = (guint)act < MDA_ACT_COUNT ? STEP(act) : NULL;
 	mda->db_conn = conn ? ms_conn_id(conn) : 0;
 	return mda->db;
@@ -180,9 +185,23 @@ static AccountsDb *db_take(Mda *mda, MdaAction act, MsConn *conn)
 
 static void db_give(Mda *mda)
 {
+	const char *step = mda->db_step;
+	guint64 conn = mda->db_conn;
+	GPtrArray *said = NULL;
+	if (mda->db_said->len) {
+		said = mda->db_said;
+		mda->db_said = g_ptr_array_new_with_free_func(g_free);
+	}
 	mda->db_step = NULL;
 	mda->db_conn = 0;
-	g_mutex_unlock(&mda->lock);
+	g_mutex_unlock(&mda->db_lock);
+	for (guint i = 0; said && i < said->len; i++) {
+		MsEvent ev = { .kind = MS_EV_DB_QUERY, .from = ms_stack_name(mda->stack), .to = ACCOUNTS_FILE_NAME,
+		               .proto = "sql", .step = step, .text = said->pdata[i], .conn = conn };
+		ms_bus_emit(ms_sched_bus(mda->sched), &ev);
+	}
+	if (said)
+		g_ptr_array_unref(said);
 }
 
 gboolean mda_add_domain(Mda *mda, const char *domain, GError **error)
@@ -1434,6 +1453,8 @@ Mda *mda_new(MsStack *stack, const MdaConfig *cfg, GError **error)
 	mda->ids = ms_rng_new(cfg->seed, "mda-ids");
 	mda->stamp.process = cfg->seed;
 	g_mutex_init(&mda->lock);
+	g_mutex_init(&mda->db_lock);
+	mda->db_said = g_ptr_array_new_with_free_func(g_free);
 	mda->dir_syncs = group_commit_new(dir_syncs_commit, mda);
 
 	mda->lmtp_cfg.hostname = mda->hostname;
@@ -1521,6 +1542,8 @@ void mda_free(Mda *mda)
 	ms_rng_free(mda->ids);
 	group_commit_free(mda->dir_syncs);
 	g_mutex_clear(&mda->lock);
+	g_mutex_clear(&mda->db_lock);
+	g_ptr_array_unref(mda->db_said);
 	ms_stack_unref(mda->stack);
 	g_free(mda->hostname);
 	g_free(mda->state_dir);

@@ -316,6 +316,7 @@ static gboolean build_mail(MsWorld *w, GError **error)
 				.spam_threshold = thr ? g_ascii_strtod(thr, NULL) : 0,
 				.seed = w->seed, .epoch_us = w->epoch_us,
 				.hash_rounds = (guint)setting_number(scn, name, "password_hash_rounds", 0),
+				.private_db = w->net != NULL,   /* simulated: this process is the only user */
 			};
 			n->mda = mda_new(n->mda_stack, &mc, error);
 			if (!n->mda)

@@ -444,6 +444,12 @@ void accounts_close(AccountsDb *db)
 	g_free(db);
 }
 
+gboolean accounts_set_private(AccountsDb *db, GError **error)
+{
+	g_return_val_if_fail(db != NULL, FALSE);
+	return db_run(db, "PRAGMA locking_mode=EXCLUSIVE", NULL, 0, NULL, NULL, NULL, error);
+}
+
 void accounts_set_hash_rounds(AccountsDb *db, guint rounds)
 {
 	g_return_if_fail(db != NULL);

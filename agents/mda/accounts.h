@@ -115,6 +115,12 @@ gboolean accounts_set_durable(AccountsDb *db, gboolean durable, GError **error);
  * thousand simulated users starts five times faster at 1000. */
 void accounts_set_hash_rounds(AccountsDb *db, guint rounds);
 
+/* This process is the database's only user (a simulated world): its locks
+ * are taken once and kept (PRAGMA locking_mode=EXCLUSIVE), which spares
+ * each statement its fcntl locks and its look for a hot journal.  Another
+ * program opening the file meanwhile gets SQLITE_BUSY. */
+gboolean accounts_set_private(AccountsDb *db, GError **error);
+
 /* Remember successful logins (TRUE, the default), as Dovecot's auth_cache
  * does: the next login with the same password is answered without hashing
  * again.  Only an HMAC of the password, under a key drawn at open and never

@@ -1478,7 +1478,8 @@ Mda *mda_new(MsStack *stack, const MdaConfig *cfg, GError **error)
 	/* the observer comes after opening: the schema's own statements are
 	 * not the lesson */
 	mda->db = accounts_open(cfg->state_dir, NULL, NULL, error);
-	if (!mda->db || !accounts_set_durable(mda->db, cfg->fsync, error)) {
+	if (!mda->db || !accounts_set_durable(mda->db, cfg->fsync, error) ||
+	    (cfg->private_db && !accounts_set_private(mda->db, error))) {
 		mda_free(mda);
 		return NULL;
 	}

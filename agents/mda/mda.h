@@ -91,6 +91,7 @@ typedef struct {
 	const char *mta_address;     /* redirects, forwards, vacation: NULL: the stack's address */
 	guint16     mta_port;        /* 0: MDA_SMTP_PORT */
 	guint       hash_rounds;     /* SHA-512 crypt rounds of new passwords; 0: crypt's 5000 */
+	gboolean    private_db;      /* nobody else opens the database (a simulation): keep its locks */
 } MdaConfig;
 
 typedef struct Mda Mda;

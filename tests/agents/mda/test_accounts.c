@@ -547,6 +547,33 @@ START_TEST(test_auth_cache)
 }
 END_TEST
 
+/* A private database keeps its locks: it works as before for its owner,
+ * and another handle on the same file is kept out (busy), not let in to
+ * see half a change. */
+START_TEST(test_private_keeps_locks)
+{
+	Fixture *f = fixture_new();
+	GError *error = NULL;
+	ck_assert_msg(accounts_set_private(f->db, &error), "%s", error ? error->message : "");
+	add_user(f, "bob@example.org", "right");
+	ck_assert_int_eq(verify(f, "bob@example.org", "right"), ACCOUNTS_AUTH_OK);
+	AccountsDb *other = accounts_open(f->dir, NULL, NULL, &error);
+	if (other) {
+		/* opening may succeed; using it must not */
+		gboolean exists = FALSE;
+		ck_assert(!accounts_user_exists(other, "bob@example.org", &exists, &error));
+		ck_assert_ptr_nonnull(error);
+		accounts_close(other);
+	}
+	ck_assert_ptr_nonnull(error);
+	g_clear_error(&error);
+	/* the owner goes on */
+	add_user(f, "carol@example.org", "fine");
+	ck_assert_int_eq(verify(f, "carol@example.org", "fine"), ACCOUNTS_AUTH_OK);
+	fixture_free(f);
+}
+END_TEST
+
 /* ---- what the observer shows -------------------------------------------- */
 
 START_TEST(test_observer_texts)
@@ -904,6 +931,7 @@ static Suite *accounts_suite(void)
 	MS_ADD_TEST(s, test_hashes_on_disk, 30);
 	MS_ADD_TEST(s, test_hash_rounds, 30);
 	MS_ADD_TEST(s, test_auth_cache, 60);
+	MS_ADD_TEST(s, test_private_keeps_locks, 60);
 	MS_ADD_TEST(s, test_observer_texts, 30);
 	MS_ADD_TEST(s, test_observer_rows, 30);
 	MS_ADD_TEST(s, test_injection_harmless, 30);

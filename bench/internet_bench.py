@@ -11,7 +11,7 @@ the same run, what two bare threads manage playing ping-pong with a mutex and
 condition variables (build/bench/bench_sched), the ceiling a baton scheduler
 cannot pass.  Every run must end with "every message delivered" holding.
 
-    python3 bench/internet_bench.py [--sizes 10000,30000,100000]
+    [MAILSIM=path] python3 bench/internet_bench.py [--sizes 10000,30000,100000]
                                     [--domains 1000] [--users 10000]
 """
 import argparse
@@ -22,6 +22,7 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MAILSIM = os.environ.get("MAILSIM", os.path.join(ROOT, "mailsim"))   # another build, to compare
 
 
 def pingpong_limit():
@@ -32,7 +33,7 @@ def pingpong_limit():
 
 
 def run(domains, users, messages):
-    cmd = [os.path.join(ROOT, "mailsim"), "run", "-q", "--stats",
+    cmd = [MAILSIM, "run", "-q", "--stats",
            "--internet", f"{domains},{users},{messages}", "scenarios/big-internet.scn"]
     t0 = time.monotonic()
     p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)

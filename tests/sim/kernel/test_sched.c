@@ -2,7 +2,6 @@
  * deterministic order, park/unpark, run limits, shutdown, the gate, and the
  * real-time mode; short tasks reusing a bounded pool of threads. */
 #include <stdlib.h>
-#include <unistd.h>
 #include "tests/ms_test.h"
 #include "sim/kernel/sched.h"
 
@@ -265,7 +264,7 @@ END_TEST
 typedef struct {
 	MsTask *driver;       /* unparked by the last task of each round */
 	GArray *order;        /* of int: each task's number, as it ran */
-	GHashTable *tids;     /* the threads tasks ran on */
+	GHashTable *threads;  /* the threads tasks ran on, by short_thread_id */
 	int     next;         /* the next task's number */
 	int     total;
 	int     per_round;
@@ -279,6 +278,11 @@ typedef struct {
 
 static void short_spawn(Shorts *sh, MsSched *s);
 
+/* Which thread a task runs on: numbered the first time a thread runs a
+ * short task (a thread id might come back once its thread has ended). */
+static _Thread_local guint short_thread_id;
+static guint short_threads_seen;   /* touched only by the baton's holder */
+
 static void short_spawn_action(gpointer data)
 {
 	Shorts *sh = data;
@@ -291,7 +295,9 @@ static void short_task(gpointer data)
 	Shorts *sh = st->sh;
 	MsSched *s = ms_task_sched(ms_task_self());
 	g_array_append_val(sh->order, st->n);
-	g_hash_table_add(sh->tids, GINT_TO_POINTER(gettid()));
+	if (short_thread_id == 0)
+		short_thread_id = ++short_threads_seen;
+	g_hash_table_add(sh->threads, GUINT_TO_POINTER(short_thread_id));
 	if (sh->by_action) {
 		/* run by whichever thread dispatches next: this one, which
 		 * has just ended its task */
@@ -330,16 +336,16 @@ static void short_driver(gpointer data)
 static guint short_run(MsSched *s, int total, int per_round, gboolean by_action)
 {
 	Shorts sh = { .order = g_array_new(FALSE, FALSE, sizeof(int)),
-	              .tids = g_hash_table_new(NULL, NULL),
+	              .threads = g_hash_table_new(NULL, NULL),
 	              .total = total, .per_round = per_round, .by_action = by_action };
 	sh.driver = ms_task_spawn(s, "driver", short_driver, &sh);
 	ck_assert(ms_sched_run(s, MS_FOREVER));
 	ck_assert_int_eq(sh.order->len, total);
 	for (int i = 0; i < total; i++)
 		ck_assert_int_eq(g_array_index(sh.order, int, i), i);
-	guint threads = g_hash_table_size(sh.tids);
+	guint threads = g_hash_table_size(sh.threads);
 	g_array_free(sh.order, TRUE);
-	g_hash_table_destroy(sh.tids);
+	g_hash_table_destroy(sh.threads);
 	return threads;
 }
 

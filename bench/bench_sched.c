@@ -4,12 +4,16 @@
  * ping-pong with a mutex and condition variables) and mailsim's scheduler
  * doing the same through ms_task_park/ms_task_unpark on the virtual clock.
  * DESIGN.md expects roughly 45,000-175,000 hand-offs/s on a 2-core machine.
+ * Then how many short tasks per second the scheduler starts and ends: one
+ * after another (a session, a DNS query) and in bursts (a world waking up).
  */
 #include "sim/kernel/sched.h"
 
 #include <stdio.h>
 
 #define ROUNDS 200000
+#define SPAWNS 40000      /* short tasks per spawn case */
+#define SPAWN_BURST 400   /* tasks started together in the burst case */
 
 /* ---- the machine: two threads, one mutex, two condition variables ---- */
 
@@ -89,6 +93,47 @@ static double sched_pingpong(int rounds, guint64 *handoffs)
 	return *handoffs / (us / 1e6);
 }
 
+/* ---- mailsim: short tasks, started and ended in a loop ---- */
+
+typedef struct {
+	MsTask *spawner;
+	int     tasks;
+	int     burst;      /* tasks started before the spawner waits */
+	int     ended;
+} Spawner;
+
+static void short_task(gpointer data)
+{
+	Spawner *sp = data;
+	if (++sp->ended % sp->burst == 0)
+		ms_task_unpark(sp->spawner);
+}
+
+static void spawner(gpointer data)
+{
+	Spawner *sp = data;
+	sp->spawner = ms_task_self();
+	for (int i = 0; i < sp->tasks; i += sp->burst) {
+		for (int j = 0; j < sp->burst; j++)
+			ms_task_spawn(ms_task_sched(sp->spawner), "short", short_task, sp);
+		if (ms_task_park(MS_FOREVER) == MS_PARK_CANCELLED)
+			return;
+	}
+}
+
+static double sched_spawns(int tasks, int burst, int *ended)
+{
+	MsSched *s = ms_sched_new(MS_SCHED_VIRTUAL, 1);
+	Spawner sp = { .tasks = tasks, .burst = burst };
+	ms_task_spawn(s, "spawner", spawner, &sp);
+	gint64 t0 = g_get_monotonic_time();
+	ms_sched_run(s, MS_FOREVER);
+	gint64 us = g_get_monotonic_time() - t0;
+	ms_sched_free(s);
+	*ended = sp.ended;
+	return sp.ended / (us / 1e6);
+}
+
 int main(void)
 {
 	double raw = raw_pingpong(ROUNDS);
@@ -99,5 +144,14 @@ int main(void)
 	printf("  %-44s %12.0f  (%" G_GUINT64_FORMAT " hand-offs)\n",
 	       "mailsim scheduler: park/unpark ping-pong", sched, handoffs);
 	printf("  %-44s %12.2f\n", "ratio (scheduler / machine)", sched / raw);
+
+	int ended = 0;
+	double one = sched_spawns(SPAWNS, 1, &ended);
+	printf("short tasks started and ended per second (virtual mode)\n");
+	printf("  %-44s %12.0f  (%d tasks)\n", "one after another", one, ended);
+	double burst = sched_spawns(SPAWNS, SPAWN_BURST, &ended);
+	char label[64];
+	g_snprintf(label, sizeof label, "in bursts of %d", SPAWN_BURST);
+	printf("  %-44s %12.0f  (%d tasks)\n", label, burst, ended);
 	return 0;
 }

@@ -8,6 +8,13 @@
  * runs actions inline, and hands the baton to the first task the heap wakes.
  * Only one thread ever runs agent code, and the next one is chosen by the
  * heap, never by the operating system: that is what makes runs repeatable.
+ *
+ * A big world starts and ends a handful of tasks per message; making and
+ * ending a thread for each cost more than the hand-offs.  So in virtual
+ * mode a task runs on a worker: a thread that, once its task has ended,
+ * waits in a bounded pool of idle workers for the next spawn.  A worker
+ * sleeps on one semaphore whether it is idle or parked, so a reused
+ * worker wakes exactly once, when its new task is first dispatched.
  */
 #include <errno.h>
 #include <semaphore.h>
@@ -17,6 +24,13 @@
 #include <gio/gio.h>
 
 typedef enum { T_NEW, T_RUNNING, T_PARKED, T_DONE } TaskState;
+
+/* At most this many ended workers wait for a task; the rest exit.  Enough
+ * for the tasks a busy world ends between two spawns, and few enough that
+ * their stacks stay a small part of a run's memory. */
+#define SCHED_POOL_MAX_IDLE 256
+
+typedef struct Worker Worker;
 
 struct MsTask {
 	MsSched     *s;
@@ -31,7 +45,17 @@ struct MsTask {
 	gboolean     wake_queued; /* a wake-up for this park is in the heap */
 	guint64      park_gen;    /* which park a heap entry is for */
 	MsParkResult wake_reason;
-	sem_t        baton;       /* virtual: posted once per hand-off to this task */
+	sem_t       *baton;       /* virtual: posted once per hand-off to this task;
+	                           * its worker's semaphore (main: the scheduler's) */
+};
+
+/* A thread that runs virtual tasks one after another (see the top). */
+struct Worker {
+	MsSched     *s;
+	GThread     *thread;      /* joinable while pooled; detached when it exits */
+	MsTask      *task;        /* the task to run, NULL while idle */
+	gboolean     quit;        /* idle worker: end (the scheduler is freed) */
+	sem_t        wake;        /* the task's baton; an idle worker sleeps on it too */
 };
 
 typedef enum { ENT_WAKE, ENT_ACTION } EntryKind;
@@ -81,9 +105,14 @@ struct MsSched {
 	GCond        gate_cond;
 
 	guint64      handoffs;
+
+	sem_t        main_baton;  /* virtual: main's baton */
+	GPtrArray   *idle;        /* of Worker: ended, waiting for a spawn */
 };
 
 static GPrivate current_task;
+
+static void pool_drain(MsSched *s);
 
 static const char *const park_names[] = { "unparked", "timeout", "cancelled" };
 
@@ -175,7 +204,6 @@ static MsTask *task_new(MsSched *s, const char *name, MsTaskFunc fn, gpointer da
 	t->fn = fn;
 	t->data = data;
 	g_cond_init(&t->cond);
-	sem_init(&t->baton, 0, 0);
 	g_ptr_array_add(s->tasks, t);
 	return t;
 }
@@ -185,7 +213,6 @@ static void task_free(MsTask *t)
 	if (t->thread && t->s->mode == MS_SCHED_REAL)
 		g_thread_unref(t->thread);   /* the creator's reference: detach */
 	g_cond_clear(&t->cond);
-	sem_destroy(&t->baton);
 	g_free(t->name);
 	g_free(t);
 }
@@ -224,12 +251,15 @@ MsSched *ms_sched_new(MsSchedMode mode, guint64 seed)
 	s->heap = g_array_new(FALSE, FALSE, sizeof(Entry));
 	s->tasks = g_ptr_array_new_with_free_func((GDestroyNotify)task_free);
 	s->run_until = MS_FOREVER;
+	sem_init(&s->main_baton, 0, 0);
+	s->idle = g_ptr_array_new();
 
 	/* The creating thread becomes the main task and, in virtual mode,
 	 * holds the baton while it builds the world. */
 	g_return_val_if_fail(g_private_get(&current_task) == NULL, NULL);
 	s->main = task_new(s, "main", NULL, NULL);
 	s->main->state = T_RUNNING;
+	s->main->baton = &s->main_baton;
 	g_private_set(&current_task, s->main);
 	if (mode == MS_SCHED_VIRTUAL) {
 		g_mutex_lock(&s->lock);
@@ -243,8 +273,10 @@ void ms_sched_free(MsSched *s)
 	if (!s)
 		return;
 	ms_sched_shutdown(s);
-	if (s->mode == MS_SCHED_VIRTUAL)
+	if (s->mode == MS_SCHED_VIRTUAL) {
+		pool_drain(s);   /* workers that ended tasks run after a shutdown */
 		g_mutex_unlock(&s->lock);
+	}
 	if (g_private_get(&current_task) == s->main)
 		g_private_set(&current_task, NULL);
 	for (guint i = 0; i < s->heap->len; i++) {
@@ -259,6 +291,8 @@ void ms_sched_free(MsSched *s)
 	g_cond_clear(&s->gate_cond);
 	g_cond_clear(&s->stop_cond);
 	g_mutex_clear(&s->lock);
+	g_ptr_array_free(s->idle, TRUE);
+	sem_destroy(&s->main_baton);
 	g_free(s);
 }
 
@@ -341,55 +375,134 @@ static void give_baton(MsSched *s, MsTask *from, MsTask *to)
 static void release_baton(MsSched *s)
 {
 	MsTask *to = g_steal_pointer(&s->post_to);
+	sem_t *baton = to ? to->baton : NULL;
 	g_mutex_unlock(&s->lock);
-	if (to)
-		sem_post(&to->baton);
+	if (baton)
+		sem_post(baton);
 }
 
 static void wait_for_baton(MsSched *s, MsTask *t)
 {
 	while (s->holder != t) {
 		release_baton(s);
-		while (sem_wait(&t->baton) != 0 && errno == EINTR)
+		while (sem_wait(t->baton) != 0 && errno == EINTR)
 			;
 		g_mutex_lock(&s->lock);
 	}
 	s->current_sender = t->id;
 }
 
+/* Virtual mode: run tasks until told to quit or until the pool is full.
+ * The worker sleeps on w->wake; each post is a hand-off to its task (a
+ * post with no task, or for a task that does not hold the baton, is
+ * slept off again by the loops below). */
+static gpointer worker_thread(gpointer data)
+{
+	Worker *w = data;
+	MsSched *s = w->s;
+	gboolean named = TRUE;   /* g_thread_new named it for its first task */
+	for (;;) {
+		while (sem_wait(&w->wake) != 0 && errno == EINTR)
+			;
+		g_mutex_lock(&s->lock);
+		if (w->quit) {
+			g_mutex_unlock(&s->lock);
+			return NULL;   /* pool_drain joins us and frees w */
+		}
+		MsTask *t = w->task;
+		if (!t) {
+			g_mutex_unlock(&s->lock);
+			continue;
+		}
+		g_private_set(&current_task, t);
+		if (!named)   /* what top -H and gdb show: the task it runs now */
+			(void)prctl(PR_SET_NAME, t->name, 0, 0, 0);
+		named = FALSE;
+		wait_for_baton(s, t);
+		if (!s->cancelled)
+			t->fn(t->data);
+		t->state = T_DONE;
+		t->baton = NULL;
+		s->live--;
+		w->task = NULL;
+		/* Wait for the next spawn, even one the dispatch below runs
+		 * (an action may spawn, and take this very worker).  Past the
+		 * bound, or once the world is cancelled, the thread ends: nobody
+		 * joins it, so it lets go of its stack now, not when the
+		 * scheduler is freed (a big world ends a million tasks). */
+		gboolean pooled = !s->cancelled && s->idle->len < SCHED_POOL_MAX_IDLE;
+		if (pooled)
+			g_ptr_array_add(s->idle, w);
+		GThread *self = pooled ? NULL : g_steal_pointer(&w->thread);
+		give_baton(s, t, dispatch(s));
+		release_baton(s);
+		g_private_set(&current_task, NULL);
+		if (!pooled) {
+			sem_destroy(&w->wake);
+			g_free(w);
+			g_thread_unref(self);
+			return NULL;
+		}
+	}
+}
+
+/* Give t a worker: an idle one if the pool has one, else a new thread.
+ * Called with the kernel lock.  The worker first wakes when t is
+ * dispatched, as a new thread would. */
+static void worker_start(MsSched *s, MsTask *t)
+{
+	Worker *w = s->idle->len > 0 ? g_ptr_array_steal_index_fast(s->idle, s->idle->len - 1) : NULL;
+	if (w) {
+		w->task = t;
+		t->baton = &w->wake;
+		return;
+	}
+	w = g_new0(Worker, 1);
+	w->s = s;
+	w->task = t;
+	sem_init(&w->wake, 0, 0);
+	t->baton = &w->wake;
+	w->thread = g_thread_new(t->name, worker_thread, w);
+}
+
+/* End every idle worker and wait for each.  Called with the kernel lock,
+ * which the workers take when they wake. */
+static void pool_drain(MsSched *s)
+{
+	if (s->idle->len == 0)
+		return;
+	g_autoptr(GPtrArray) idle = g_steal_pointer(&s->idle);
+	s->idle = g_ptr_array_new();
+	for (guint i = 0; i < idle->len; i++) {
+		Worker *w = g_ptr_array_index(idle, i);
+		w->quit = TRUE;
+		sem_post(&w->wake);
+	}
+	g_mutex_unlock(&s->lock);
+	for (guint i = 0; i < idle->len; i++) {
+		Worker *w = g_ptr_array_index(idle, i);
+		g_thread_join(w->thread);
+		sem_destroy(&w->wake);
+		g_free(w);
+	}
+	g_mutex_lock(&s->lock);
+}
+
+/* Real mode: one thread per task, as a server wants. */
 static gpointer task_thread(gpointer data)
 {
 	MsTask *t = data;
 	MsSched *s = t->s;
 	g_private_set(&current_task, t);
-
-	if (s->mode == MS_SCHED_VIRTUAL) {
-		g_mutex_lock(&s->lock);
-		wait_for_baton(s, t);
-		if (!s->cancelled)
-			t->fn(t->data);
-		t->state = T_DONE;
-		s->live--;
-		/* Nobody joins an ended task: its thread lets go of its stack
-		 * now, not when the scheduler is freed (a big world ends a
-		 * million tasks, and each stack is a mapping the kernel counts). */
-		GThread *self = g_steal_pointer(&t->thread);
-		give_baton(s, t, dispatch(s));
-		release_baton(s);
-		g_thread_unref(self);
-	} else {
-		t->fn(t->data);
-		/* A server runs for days and starts a task per connection: a task
-		 * that ended leaves nothing behind (its thread is detached; any
-		 * joiner holds its own reference). */
-		g_mutex_lock(&s->lock);
-		s->live--;
-		g_ptr_array_remove_fast(s->tasks, t);   /* frees t */
-		g_cond_broadcast(&s->stop_cond);
-		g_mutex_unlock(&s->lock);
-		g_private_set(&current_task, NULL);
-		return NULL;
-	}
+	t->fn(t->data);
+	/* A server runs for days and starts a task per connection: a task
+	 * that ended leaves nothing behind (its thread is detached; any
+	 * joiner holds its own reference). */
+	g_mutex_lock(&s->lock);
+	s->live--;
+	g_ptr_array_remove_fast(s->tasks, t);   /* frees t */
+	g_cond_broadcast(&s->stop_cond);
+	g_mutex_unlock(&s->lock);
 	g_private_set(&current_task, NULL);
 	return NULL;
 }
@@ -410,7 +523,7 @@ MsTask *ms_task_spawn(MsSched *s, const char *name, MsTaskFunc fn, gpointer data
 	s->live++;
 	t->state = T_NEW;
 	push_wake(s, t, s->now, MS_PARK_UNPARKED);
-	t->thread = g_thread_new(name, task_thread, t);
+	worker_start(s, t);
 	return t;
 }
 
@@ -576,6 +689,7 @@ void ms_sched_shutdown(MsSched *s)
 			while (s->live > 0)
 				ms_sched_run(s, MS_FOREVER);
 		}
+		pool_drain(s);
 	} else {
 		g_mutex_lock(&s->lock);
 		s->cancelled = TRUE;

@@ -1,6 +1,7 @@
 /* tests/sim/kernel/test_sched.c - the baton scheduler: virtual time,
  * deterministic order, park/unpark, run limits, shutdown, the gate, and the
- * real-time mode. */
+ * real-time mode; short tasks reusing a bounded pool of threads. */
+#include <stdlib.h>
 #include "tests/ms_test.h"
 #include "sim/kernel/sched.h"
 
@@ -253,6 +254,146 @@ START_TEST(test_real_mode_park_and_unpark)
 }
 END_TEST
 
+/* ---- short tasks: threads are reused, order is not changed ---- */
+
+#define SHORT_CHAIN   1000  /* tasks started one after another */
+#define SHORT_BURST   600   /* tasks started together, more than the pool keeps */
+#define SHORT_ROUNDS  4
+#define POOL_MAX_IDLE 256   /* SCHED_POOL_MAX_IDLE in sim/kernel/sched.c */
+
+typedef struct {
+	MsTask *driver;       /* unparked by the last task of each round */
+	GArray *order;        /* of int: each task's number, as it ran */
+	GHashTable *threads;  /* the threads tasks ran on, by short_thread_id */
+	int     next;         /* the next task's number */
+	int     total;
+	int     per_round;
+	gboolean by_action;   /* each task's end schedules the next spawn */
+} Shorts;
+
+typedef struct {
+	Shorts *sh;
+	int     n;
+} ShortTask;
+
+static void short_spawn(Shorts *sh, MsSched *s);
+
+/* Which thread a task runs on: numbered the first time a thread runs a
+ * short task (a thread id might come back once its thread has ended). */
+static _Thread_local guint short_thread_id;
+static guint short_threads_seen;   /* touched only by the baton's holder */
+
+static void short_spawn_action(gpointer data)
+{
+	Shorts *sh = data;
+	short_spawn(sh, ms_task_sched(sh->driver));
+}
+
+static void short_task(gpointer data)
+{
+	ShortTask *st = data;
+	Shorts *sh = st->sh;
+	MsSched *s = ms_task_sched(ms_task_self());
+	g_array_append_val(sh->order, st->n);
+	if (short_thread_id == 0)
+		short_thread_id = ++short_threads_seen;
+	g_hash_table_add(sh->threads, GUINT_TO_POINTER(short_thread_id));
+	if (sh->by_action) {
+		/* run by whichever thread dispatches next: this one, which
+		 * has just ended its task */
+		if (sh->next < sh->total)
+			ms_sched_at(s, ms_sched_now(s) + 1, FALSE, short_spawn_action, sh, NULL);
+	} else if ((st->n + 1) % sh->per_round == 0) {
+		ms_task_unpark(sh->driver);
+	}
+	g_free(st);
+}
+
+static void short_spawn(Shorts *sh, MsSched *s)
+{
+	ShortTask *st = g_new0(ShortTask, 1);
+	st->sh = sh;
+	st->n = sh->next++;
+	ms_task_spawn(s, "short", short_task, st);
+}
+
+static void short_driver(gpointer data)
+{
+	Shorts *sh = data;
+	MsSched *s = ms_task_sched(ms_task_self());
+	if (sh->by_action) {
+		short_spawn(sh, s);
+		return;
+	}
+	while (sh->next < sh->total) {
+		for (int i = 0; i < sh->per_round; i++)
+			short_spawn(sh, s);
+		ck_assert_int_eq(ms_task_park(MS_FOREVER), MS_PARK_UNPARKED);
+	}
+}
+
+/* Runs one world of short tasks; returns how many threads they ran on. */
+static guint short_run(MsSched *s, int total, int per_round, gboolean by_action)
+{
+	Shorts sh = { .order = g_array_new(FALSE, FALSE, sizeof(int)),
+	              .threads = g_hash_table_new(NULL, NULL),
+	              .total = total, .per_round = per_round, .by_action = by_action };
+	sh.driver = ms_task_spawn(s, "driver", short_driver, &sh);
+	ck_assert(ms_sched_run(s, MS_FOREVER));
+	ck_assert_int_eq(sh.order->len, total);
+	for (int i = 0; i < total; i++)
+		ck_assert_int_eq(g_array_index(sh.order, int, i), i);
+	guint threads = g_hash_table_size(sh.threads);
+	g_array_free(sh.order, TRUE);
+	g_hash_table_destroy(sh.threads);
+	return threads;
+}
+
+/* The process's threads, from /proc/self/status. */
+static int proc_threads(void)
+{
+	g_autofree char *status = NULL;
+	ck_assert(g_file_get_contents("/proc/self/status", &status, NULL, NULL));
+	const char *p = strstr(status, "\nThreads:");
+	ck_assert_ptr_nonnull(p);
+	return atoi(p + strlen("\nThreads:"));
+}
+
+/* Wait (a little) for threads that were told to end to be gone. */
+static int proc_threads_settle(int at_most)
+{
+	int n = proc_threads();
+	for (int i = 0; i < 500 && n > at_most; i++) {
+		g_usleep(10 * 1000);
+		n = proc_threads();
+	}
+	return n;
+}
+
+START_TEST(test_short_tasks_reuse_a_bounded_pool_of_threads)
+{
+	int base = proc_threads();
+	MsSched *s = ms_sched_new(MS_SCHED_VIRTUAL, 1);
+
+	/* One after another: each task runs on the thread the last one ran on
+	 * (the driver runs on one more). */
+	ck_assert_uint_le(short_run(s, SHORT_CHAIN, 1, FALSE), 2);
+	/* The same when the spawn comes from an action that the ending task's
+	 * own thread dispatches. */
+	ck_assert_uint_le(short_run(s, SHORT_CHAIN, 1, TRUE), 2);
+
+	/* In bursts: each round needs a thread per task; the pool keeps only
+	 * POOL_MAX_IDLE between rounds, so the rest are new threads. */
+	guint threads = short_run(s, SHORT_BURST * SHORT_ROUNDS, SHORT_BURST, FALSE);
+	ck_assert_uint_eq(threads, SHORT_BURST + (SHORT_ROUNDS - 1) * (SHORT_BURST - POOL_MAX_IDLE));
+	/* Quiet, the world keeps the idle pool and no more. */
+	ck_assert_int_eq(proc_threads_settle(base + POOL_MAX_IDLE), base + POOL_MAX_IDLE);
+
+	ms_sched_free(s);
+	ck_assert_int_eq(proc_threads_settle(base), base);
+}
+END_TEST
+
 static Suite *sched_suite(void)
 {
 	Suite *s = suite_create("sched");
@@ -263,6 +404,7 @@ static Suite *sched_suite(void)
 	MS_ADD_TEST(s, test_permit_before_park, 10);
 	MS_ADD_TEST(s, test_shutdown_cancels_parked_tasks, 10);
 	MS_ADD_TEST(s, test_gate_holds_deliveries_until_stepped, 20);
+	MS_ADD_TEST(s, test_short_tasks_reuse_a_bounded_pool_of_threads, 60);
 	MS_ADD_TEST(s, test_real_mode_park_and_unpark, 10);
 	return s;
 }

@@ -1211,8 +1211,15 @@ static void reader_advise_ahead(MraReader *r, GPtrArray *messages, guint index)
 }
 
 /* Whether all of fd's first len octets are in memory: they are read into
- * buf if so.  Where RWF_NOWAIT is unknown every file counts as warm. */
-static gboolean read_if_cached(int fd, char *buf, gsize len)
+ * buf if so.  Where the file system cannot tell (tmpfs answers EOPNOTSUPP)
+ * nothing is read: the caller reads as usual, without advice. */
+typedef enum {
+	CACHED_READ,      /* it was all in memory: buf holds the file */
+	CACHED_NOT,       /* the disk must work: read it, and advise the next ones */
+	CACHED_UNKNOWN,   /* the file system cannot say (tmpfs, old kernels): read, no advice */
+} CachedRead;
+
+static CachedRead read_if_cached(int fd, char *buf, gsize len)
 {
 #ifdef RWF_NOWAIT
 	struct iovec iov = { buf, len };
@@ -1220,12 +1227,12 @@ static gboolean read_if_cached(int fd, char *buf, gsize len)
 	do
 		n = preadv2(fd, &iov, 1, 0, RWF_NOWAIT);
 	while (n < 0 && errno == EINTR);
-	if (n < 0 && (errno == EOPNOTSUPP || errno == EINVAL))
-		return TRUE;   /* the file system cannot say: read as usual, no advice */
-	return n == (ssize_t)len;
+	if (n < 0 && (errno == EOPNOTSUPP || errno == EINVAL || errno == ENOSYS))
+		return CACHED_UNKNOWN;
+	return n == (ssize_t)len ? CACHED_READ : CACHED_NOT;
 #else
 	(void)fd, (void)buf, (void)len;
-	return TRUE;
+	return CACHED_UNKNOWN;
 #endif
 }
 
@@ -1247,9 +1254,10 @@ static gboolean reader_read_file(MraReader *r, GPtrArray *messages, guint index,
 	}
 	gsize want = (gsize)st.st_size, got = 0;
 	char *data = g_malloc(want + 1);
-	if (want > 0 && read_if_cached(fd, data, want)) {
+	CachedRead cached = want > 0 ? read_if_cached(fd, data, want) : CACHED_UNKNOWN;
+	if (cached == CACHED_READ) {
 		got = want;
-	} else if (want > 0) {
+	} else if (cached == CACHED_NOT) {
 		if (!r->ahead) {
 			r->ahead = TRUE;
 			r->advised = index + 1;

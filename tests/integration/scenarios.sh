@@ -47,6 +47,19 @@ rc=$?
 expect_match "$(cat "$TMP/down.out")" "FAILED .*every message delivered .*mailbox\(es\) short" \
 	"the report says how many were delivered and which mailboxes are short"
 
+# the course reads mail over IMAP: the same run twice, byte for byte, and
+# what the MRA serves is the message itself (24 lines), on whatever file
+# system the run keeps its hosts' files
+./mailsim run -q --events "$TMP/c1.jsonl" scenarios/course.scn >/dev/null
+./mailsim run -q --events "$TMP/c2.jsonl" scenarios/course.scn >/dev/null
+if cmp -s "$TMP/c1.jsonl" "$TMP/c2.jsonl"; then
+	pass "the course is repeatable, IMAP fetch included"
+else
+	fail "two runs of course.scn with the same seed differ"
+fi
+expect_match "$(cat "$TMP/c1.jsonl")" '"S: \(message: [0-9]+ bytes, [1-9][0-9]* lines\)"' \
+	"the message fetched over IMAP is served whole (its lines counted)"
+
 # an expectation that does not hold: exit 1 and a report naming its line
 sed 's/INBOX is empty/INBOX has 1 message/' scenarios/rbl-refused.scn >"$TMP/false.scn"
 ./mailsim run -q "$TMP/false.scn" >"$TMP/false.out" 2>&1

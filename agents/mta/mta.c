@@ -61,8 +61,9 @@ static const char *const submission_steps[SMTP_STAGE_COUNT] = {
 typedef struct {
 	Mta        *mta;
 	MsTask     *task;
-	SmtpClient *lmtp;        /* open between messages while more wait */
+	SmtpClient *lmtp;        /* open between messages, MTA_LMTP_IDLE_TIME at most */
 	guint       lmtp_used;   /* transactions over it */
+	gint64      lmtp_idle_since;   /* scheduler time its last transaction ended */
 } Agent;
 
 struct Mta {
@@ -624,12 +625,18 @@ static gboolean deliver_to(Mta *mta, const char *addr, guint16 port, SmtpClientM
  * Postfix's qmgr hands mail to its smtp and lmtp processes: up to
  * MTA_DELIVERY_AGENTS tasks, made when there is work for them, each
  * delivering one message at a time.  An agent keeps its LMTP session to
- * the MDA open while more messages wait (one transaction after another,
- * RFC 2033 4.1) and says QUIT as soon as none does. */
+ * the MDA open between messages (one transaction after another, RFC 2033
+ * 4.1), like Postfix's connection cache: for the next message it needs
+ * no new connection, LHLO or MDA session; it says QUIT once the session
+ * has been idle MTA_LMTP_IDLE_TIME.  A session the MDA closed meanwhile
+ * is found when MAIL goes unanswered and is opened again, once. */
 
 #define MTA_DELIVERY_AGENTS 6     /* deliveries at once (Postfix: lmtp_destination_concurrency_limit) */
 #define MTA_AGENT_MAX_IDLE (100 * MS_SECOND)   /* an idle agent ends (Postfix: max_idle) */
 #define MTA_LMTP_REUSE_MAX  100   /* transactions over one LMTP session, then a fresh one */
+#define MTA_LMTP_IDLE_TIME (2 * MS_SECOND)   /* Postfix: lmtp_connection_cache_time_limit */
+/* we hang up long before the MDA's server would */
+G_STATIC_ASSERT(MTA_LMTP_IDLE_TIME < SMTP_SERVER_IDLE_TIMEOUT);
 
 /* A message due, waiting for an agent. */
 typedef struct {
@@ -650,14 +657,6 @@ static void agent_close_lmtp(Agent *ag)
 	smtp_client_quit(ag->lmtp);
 	g_clear_pointer(&ag->lmtp, smtp_client_free);
 	ag->lmtp_used = 0;
-}
-
-static gboolean more_waiting(Mta *mta)
-{
-	g_mutex_lock(&mta->qlock);
-	gboolean more = !g_queue_is_empty(mta->ready);
-	g_mutex_unlock(&mta->qlock);
-	return more;
 }
 
 /* Local recipients: LMTP to the MDA (in.6), over the agent's session. */
@@ -685,9 +684,10 @@ static void deliver_local(Agent *ag, const MtaQueueEntry *e, GBytes *msg, GPtrAr
 		/* the MDA closed the session while it waited: once more, on a new one */
 		g_clear_error(&err);
 	}
-	/* QUIT now unless more mail waits: the MDA's session ends with ours */
-	if (ag->lmtp && (ag->lmtp_used >= MTA_LMTP_REUSE_MAX || !more_waiting(mta)))
+	/* kept for the next message, up to MTA_LMTP_IDLE_TIME (agent_idle_lmtp) */
+	if (ag->lmtp && ag->lmtp_used >= MTA_LMTP_REUSE_MAX)
 		agent_close_lmtp(ag);
+	ag->lmtp_idle_since = ms_sched_now(mta->sched);
 	if (!done) {
 		for (guint i = 0; i < outcomes->len; i++)
 			outcome_set(g_ptr_array_index(outcomes, i), SMTP_RECIPIENT_TEMPFAIL,
@@ -1006,9 +1006,19 @@ static void agent_task(gpointer data)
 			agent_run(ag, job);
 			continue;
 		}
-		agent_close_lmtp(ag);
 		if (mta->stopping)
 			break;
+		if (ag->lmtp) {
+			/* idle, session open: the next message may come in a moment */
+			MsParkResult r = ms_task_park(ag->lmtp_idle_since + MTA_LMTP_IDLE_TIME);
+			if (r == MS_PARK_CANCELLED)
+				break;
+			if (r == MS_PARK_UNPARKED)
+				continue;   /* dispatch took it out of the idle ones */
+			agent_close_lmtp(ag);
+			/* still among the idle ones, or just taken: then the park
+			 * below returns at once on dispatch's permit */
+		}
 		/* Like Postfix's max_idle: a quiet server keeps no idle threads
 		 * (a world of a thousand servers would run out of them). */
 		MsParkResult r = ms_task_park(ms_sched_now(mta->sched) + MTA_AGENT_MAX_IDLE);
@@ -1104,9 +1114,17 @@ static void qmgr_task(gpointer data)
 			agent_run(ag, job);
 			continue;
 		}
-		agent_close_lmtp(ag);
 		/* back from the queue's clock to the scheduler's */
-		if (ms_task_park(next == G_MAXINT64 ? MS_FOREVER : MAX(next - mta->epoch, 0)) == MS_PARK_CANCELLED)
+		gint64 wake = next == G_MAXINT64 ? MS_FOREVER : MAX(next - mta->epoch, 0);
+		if (ag->lmtp) {
+			/* the LMTP session stays open a moment, as the helpers' do */
+			gint64 close_at = ag->lmtp_idle_since + MTA_LMTP_IDLE_TIME;
+			if (ms_sched_now(mta->sched) >= close_at)
+				agent_close_lmtp(ag);
+			else
+				wake = MIN(wake, close_at);
+		}
+		if (ms_task_park(wake) == MS_PARK_CANCELLED)
 			break;
 	}
 	g_mutex_lock(&mta->qlock);

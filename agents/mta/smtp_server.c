@@ -28,6 +28,7 @@ struct SmtpSession {
 	GPtrArray              *rcpts;      /* SmtpPath* */
 	GString                *out;        /* replies not yet sent */
 	char                   *out_step;   /* the course step they belong to */
+	gboolean                corked;     /* replies of earlier steps held in the connection */
 	gpointer                data;
 	GDestroyNotify          data_destroy;
 };
@@ -54,6 +55,7 @@ void smtp_verdict_set(SmtpVerdict *v, guint code, const char *enhanced, const ch
 }
 
 static gboolean flush(SmtpSession *s);
+static gboolean write_out(SmtpSession *s);
 
 /* ---- accessors --------------------------------------------------------- */
 
@@ -89,8 +91,15 @@ static void reply(SmtpSession *s, guint code, const char *enhanced, const char *
 	/* Replies wait to go out together (RFC 2920), but not across a change
 	 * of course step: each reply is shown under the step that made it. */
 	g_autofree char *step = g_strdup(ms_conn_step(s->conn));
-	if (s->out->len && g_strcmp0(step, s->out_step) != 0)
-		flush(s);
+	if (s->out->len && g_strcmp0(step, s->out_step) != 0) {
+		/* written now, under its own step, but sent with the rest of
+		 * the group: one send for a pipelined burst's replies */
+		if (!s->corked) {
+			ms_conn_cork(s->conn);
+			s->corked = TRUE;
+		}
+		write_out(s);
+	}
 	if (!s->out->len) {
 		g_free(s->out_step);
 		s->out_step = g_strdup(step);
@@ -103,7 +112,8 @@ static void reply(SmtpSession *s, guint code, const char *enhanced, const char *
 	g_string_append(s->out, line);
 }
 
-static gboolean flush(SmtpSession *s)
+/* Write the replies gathered, under their step (held if corked). */
+static gboolean write_out(SmtpSession *s)
 {
 	if (s->out->len == 0)
 		return TRUE;
@@ -117,6 +127,17 @@ static gboolean flush(SmtpSession *s)
 	}
 	gboolean ok = ms_conn_write(s->conn, s->out->str, s->out->len, NULL);
 	g_string_truncate(s->out, 0);
+	return ok;
+}
+
+/* Send every reply not yet sent: before the session waits for anyone. */
+static gboolean flush(SmtpSession *s)
+{
+	gboolean ok = write_out(s);
+	if (s->corked) {
+		s->corked = FALSE;
+		ok = ms_conn_uncork(s->conn, NULL) && ok;
+	}
 	return ok;
 }
 

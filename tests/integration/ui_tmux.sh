@@ -197,7 +197,7 @@ start replay ./mailsim replay "$TMP/run.jsonl"
 if wait_for replay 'REPLAY' 10; then pass "mailsim replay opens the view"; else fail "mailsim replay did not open"; fi
 i=0
 while [ $i -lt 12 ]; do press replay Space; i=$((i + 1)); done
-expect_match "$(screen replay)" 'out\.[0-9] ' "the replay steps through the recorded steps"
+expect_match "$(screen replay)" '(out|in)\.[0-9] ' "the replay steps through the recorded steps"
 tm send-keys -t replay q
 wait_exit replay
 rc=$(cat "$TMP/replay.rc" 2>/dev/null)

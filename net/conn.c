@@ -141,6 +141,8 @@ void ms_conn_unref(MsConn *c)
 	g_free(c->peer_name);
 	g_free(c->proto);
 	g_free(c->step);
+	g_free(c->tls_check_name);
+	g_free(c->tls_ca_file);
 	if (c->held)
 		g_byte_array_unref(c->held);
 	c->klass->destroy(c);
@@ -495,6 +497,17 @@ gboolean ms_conn_starttls(MsConn *c, GTlsCertificate *cert, GError **error)
 }
 
 gboolean ms_conn_is_tls(MsConn *c) { return c->tls; }
+
+void ms_conn_set_tls_check(MsConn *c, const char *server_name, const char *ca_file)
+{
+	g_return_if_fail(c != NULL && server_name != NULL);
+	g_free(c->tls_check_name);
+	g_free(c->tls_ca_file);
+	c->tls_check_name = g_strdup(server_name);
+	c->tls_ca_file = g_strdup(ca_file);
+}
+
+gboolean ms_conn_tls_verified(MsConn *c) { return c->tls_verified; }
 
 gsize ms_conn_pending(MsConn *c)
 {

@@ -133,6 +133,15 @@ gboolean    ms_conn_uncork(MsConn *c, GError **error);
  * encrypted.  FALSE with an error when the handshake fails. */
 gboolean    ms_conn_starttls(MsConn *c, GTlsCertificate *cert, GError **error);
 gboolean    ms_conn_is_tls(MsConn *c);
+/* The client side's next handshake checks the server (RFC 6125): its
+ * certificate must chain to ca_file (PEM; NULL: the system's authorities)
+ * and name server_name (a host name or an address); a handshake with any
+ * other certificate fails.  Without this call a client takes any
+ * certificate.  The simulated network has no certificates: nothing is
+ * checked there, and ms_conn_tls_verified stays FALSE. */
+void        ms_conn_set_tls_check(MsConn *c, const char *server_name, const char *ca_file);
+/* TRUE once a handshake checked the server's certificate. */
+gboolean    ms_conn_tls_verified(MsConn *c);
 
 /* Half of a close: no more writes; the peer reads EOF after the data. */
 void        ms_conn_close(MsConn *c);

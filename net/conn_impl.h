@@ -40,6 +40,9 @@ struct MsConn {
 	gboolean    eof;
 	gboolean    write_closed;
 	gboolean    tls;
+	char       *tls_check_name;   /* client: check the server's certificate names this; NULL: take any */
+	char       *tls_ca_file;      /* ... and chains to these authorities (PEM); NULL: the system's */
+	gboolean    tls_verified;     /* the handshake checked the server's certificate */
 	guint       corked;       /* ms_conn_cork depth (the writing task's) */
 	GByteArray *held;         /* corked writes not sent yet, or NULL */
 	gsize       rpos, rlen;

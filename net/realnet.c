@@ -248,7 +248,8 @@ static void realconn_destroy(MsConn *c)
 	g_free(rc);
 }
 
-/* Lab certificates are self-signed: a client accepts whatever it gets. */
+/* Lab certificates are self-signed: a client told to check nothing
+ * accepts whatever it gets. */
 static gboolean accept_any_certificate(GTlsConnection *conn, GTlsCertificate *peer,
                                        GTlsCertificateFlags errors, gpointer data)
 {
@@ -261,6 +262,19 @@ static gboolean realconn_starttls(MsConn *c, GTlsCertificate *cert, GError **err
 	GIOStream *tls;
 	if (cert) {
 		tls = g_tls_server_connection_new(rc->stream, cert, error);
+	} else if (c->tls_check_name) {
+		/* RFC 6125: the certificate must name the server we meant */
+		g_autoptr(GSocketConnectable) id = g_network_address_new(c->tls_check_name, c->peer_port);
+		tls = g_tls_client_connection_new(rc->stream, id, error);
+		if (tls && c->tls_ca_file) {
+			GTlsDatabase *db = g_tls_file_database_new(c->tls_ca_file, error);
+			if (!db) {
+				g_object_unref(tls);
+				return FALSE;
+			}
+			g_tls_connection_set_database(G_TLS_CONNECTION(tls), db);
+			g_object_unref(db);
+		}
 	} else {
 		tls = g_tls_client_connection_new(rc->stream, NULL, error);
 		if (tls)
@@ -275,6 +289,7 @@ static gboolean realconn_starttls(MsConn *c, GTlsCertificate *cert, GError **err
 		return FALSE;
 	}
 	rc->stream = tls;
+	c->tls_verified = !cert && c->tls_check_name != NULL;
 	return TRUE;
 }
 

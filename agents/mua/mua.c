@@ -324,6 +324,7 @@ Mua *mua_new(MsStack *stack, const MuaConfig *cfg, GError **error)
 	mua->manual_security = cfg->manual_security;
 	mua->allow_plaintext_auth = cfg->allow_plaintext_auth;
 	mua->accept_any_certificate = cfg->accept_any_certificate;
+	mua->ca_file = g_strdup(cfg->ca_file);
 	mua->manual_in_port = cfg->manual_incoming_port ? cfg->manual_incoming_port
 	                    : mua->manual_protocol == MUA_PROTOCOL_POP3 ? (ssl ? MUA_POP3S_PORT : MUA_POP3_PORT)
 	                                                                : (ssl ? MUA_IMAPS_PORT : MUA_IMAP_PORT);
@@ -378,6 +379,7 @@ void mua_free(Mua *mua)
 	g_free(mua->manual_in_host);
 	g_free(mua->manual_out_host);
 	g_free(mua->manual_user);
+	g_free(mua->ca_file);
 	g_free(mua);
 }
 

@@ -148,12 +148,16 @@ typedef struct {
 	 * clear only if the server's connection security is none, or if this
 	 * allows it (MUA_ERROR_PLAINTEXT otherwise). */
 	gboolean    allow_plaintext_auth;
-	/* The connection layer checks no certificate (net/conn.h: lab
-	 * certificates are self-signed), so a session over TLS goes on only when
-	 * the user accepts the server's certificate as it is, as with
-	 * Thunderbird's security exception or curl --insecure
-	 * (MUA_ERROR_CERTIFICATE otherwise). */
+	/* TRUE: the server's certificate is taken as it is, unchecked, as with
+	 * Thunderbird's security exception or curl --insecure (right for a
+	 * lab's self-signed one).  FALSE: a certificate that fails the check
+	 * below ends the session before any password (MUA_ERROR_CERTIFICATE). */
 	gboolean    accept_any_certificate;
+	/* Otherwise the server's certificate is checked (in lab mode, on real
+	 * sockets): it must name the server as the account does and chain to
+	 * these authorities (a PEM file: for mailsim serve's own, STATE/tls/cert.pem),
+	 * or, NULL, to the system's. */
+	const char *ca_file;
 	/* the DNS servers the resolver asks: a directory (as the world gives
 	 * every agent), else one server; neither: host names must be IPv4
 	 * addresses, as in lab mode */

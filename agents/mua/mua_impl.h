@@ -31,6 +31,7 @@ struct Mua {
 	MailConfigSocket manual_security;
 	gboolean    allow_plaintext_auth;
 	gboolean    accept_any_certificate;
+	char       *ca_file;
 
 	/* the account, once set up */
 	char             *address, *password, *domain;

@@ -17,11 +17,16 @@ static const char *security_name(MailConfigSocket socket)
 	}
 }
 
-/* TLS is up with s: go on only with a certificate the user accepts.  The
- * connection layer checks none (lab certificates are self-signed), so
- * accepting means taking it as it is. */
-static gboolean tls_accept(Mua *mua, const MailConfigServer *s, MuaAction action, GError **error)
+/* TLS is up with s: go on only with a certificate that was checked, or
+ * one the user accepts as it is. */
+static gboolean tls_accept(Mua *mua, MsConn *c, const MailConfigServer *s, MuaAction action, GError **error)
 {
+	if (ms_conn_tls_verified(c)) {
+		mua_emit(mua, MS_EV_NOTE, action, s->hostname,
+		         "the certificate of %s checks out: it names %s and is signed by %s",
+		         s->hostname, s->hostname, mua->ca_file ? "the authority the user trusts" : "a trusted authority");
+		return TRUE;
+	}
 	if (mua->accept_any_certificate) {
 		mua_emit(mua, MS_EV_NOTE, action, s->hostname,
 		         "%s takes the certificate of %s as it is, unchecked, as it was told to: "
@@ -33,7 +38,7 @@ static gboolean tls_accept(Mua *mua, const MailConfigServer *s, MuaAction action
 	         "%s cannot check the certificate of %s and was not told to accept it as it is: "
 	         "no login where the server cannot be trusted", mua->name, s->hostname);
 	g_set_error(error, MUA_ERROR, MUA_ERROR_CERTIFICATE,
-	            "the TLS certificate of %s is not checked by this client and was not accepted as it is",
+	            "the TLS certificate of %s could not be checked and was not accepted as it is",
 	            s->hostname);
 	return FALSE;
 }
@@ -42,6 +47,8 @@ MsConn *mua_connect_server(Mua *mua, const MailConfigServer *s, const char *prot
                            GError **error)
 {
 	MsConn *c = mua_connect(mua, s->hostname, s->port, proto, action, MUA_CONNECT_TIMEOUT, error);
+	if (c && !mua->accept_any_certificate)
+		ms_conn_set_tls_check(c, s->hostname, mua->ca_file);   /* any handshake on it checks */
 	if (!c || s->socket != MAILCONFIG_SOCKET_SSL)
 		return c;
 	/* RFC 8314 3.3: the handshake comes first, the protocol inside it */
@@ -54,7 +61,7 @@ MsConn *mua_connect_server(Mua *mua, const MailConfigServer *s, const char *prot
 		ms_conn_unref(c);
 		return NULL;
 	}
-	if (!tls_accept(mua, s, action, error)) {
+	if (!tls_accept(mua, c, s, action, error)) {
 		ms_conn_unref(c);
 		return NULL;
 	}
@@ -94,7 +101,8 @@ gboolean mua_secure_session(Mua *mua, MsConn *c, const MailConfigServer *s, MuaA
 		mua_emit(mua, MS_EV_STEP, action, s->hostname,
 		         "%s asks %s to encrypt the connection (%s) before logging in: from here on "
 		         "no one on the path can read the password or the mail", mua->name, s->hostname, ops->verb);
-		if (!ops->upgrade(session, error) || !tls_accept(mua, s, action, error) || !ops->again(session, error))
+		if (!ops->upgrade(session, error) || !tls_accept(mua, c, s, action, error) ||
+		    !ops->again(session, error))
 			return FALSE;
 	}
 	return !password || password_may_go(mua, c, s, action, ops->verb, error);

@@ -110,13 +110,34 @@ out=$(./mailsim send --smtp 127.0.0.1:$SUB --user alice@example.org --password s
 	--subject "Unchecked" 2>&1)
 rc=$?
 [ $rc -eq 1 ] && pass "without --insecure mailsim send exits 1" || fail "without --insecure: exit $rc"
-expect_match "$out" 'REFUSE.*cannot check the certificate of 127\.0\.0\.1' "the refusal is an event"
-expect_match "$out" '--insecure accepts the certificate' "and the error says what to do"
+expect_match "$out" 'ERROR.*TLS handshake failed: Unacceptable TLS certificate' \
+	"serve's self-signed certificate fails the check against the system's authorities, as an event"
+expect_match "$out" '--cafile STATE/tls/cert.pem checks it, --insecure accepts it' "and the error says what to do"
 if echo "$out" | grep -q 'C: AUTH'; then fail "AUTH was sent over an unaccepted certificate"; \
 	else pass "no AUTH over a certificate not accepted"; fi
 ./mailsim fetch --pop3 127.0.0.1:$POP3 --user bob@example.org --password secret >"$TMP/f.out" 2>&1
 rc=$?
 [ $rc -eq 1 ] && ! grep -q 'C: PASS' "$TMP/f.out" && pass "nor PASS over POP3 (exit 1)" || fail "POP3 without --insecure: exit $rc"
+
+# ---- a certificate checked against serve's own (RFC 6125: it names 127.0.0.1) ----
+out=$(./mailsim send --smtp 127.0.0.1:$SUB --cafile "$TMP/state/tls/cert.pem" --user alice@example.org \
+	--password secret --to bob@example.org --subject "Checked" 2>&1)
+rc=$?
+[ $rc -eq 0 ] && pass "mailsim send --cafile serve's certificate exits 0" || fail "--cafile: exit $rc: $(echo "$out" | tail -2)"
+expect_match "$out" 'certificate of 127\.0\.0\.1 checks out' "the check is an event"
+for i in $(seq 50); do grep -q "Checked" "$TMP"/state/mail/example.org/bob/new/* 2>/dev/null && break; sleep 0.1; done
+out=$(./mailsim fetch --imap 127.0.0.1:$IMAPS --implicit-tls --cafile "$TMP/state/tls/cert.pem" --user bob@example.org \
+	--password secret 2>&1)
+expect_match "$out" 'checks out.*' "IMAPS with --cafile checks the certificate too"
+# another authority's certificate for the same address does not pass
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=impostor -addext subjectAltName=IP:127.0.0.1 \
+	-keyout "$TMP/other.key" -out "$TMP/other.pem" >/dev/null 2>&1
+out=$(./mailsim send --smtp 127.0.0.1:$SUB --cafile "$TMP/other.pem" --user alice@example.org \
+	--password secret --to bob@example.org --subject "Impostor" 2>&1)
+rc=$?
+[ $rc -eq 1 ] && pass "a certificate not signed by the --cafile authority: exit 1" || fail "wrong authority: exit $rc"
+if echo "$out" | grep -q 'C: AUTH'; then fail "AUTH was sent over a certificate that failed the check"; \
+	else pass "no AUTH over a certificate that failed the check"; fi
 
 # ---- a server that offers no STARTTLS: no password in the clear -------------------
 for i in $(seq 50); do [ -e "$TMP/old.ready" ] && break; sleep 0.1; done

@@ -125,8 +125,9 @@ void        ms_conn_cork(MsConn *c);
 gboolean    ms_conn_uncork(MsConn *c, GError **error);
 
 /* TLS from here on (RFC 3207, RFC 2595): the server side passes its
- * certificate, the client side NULL (lab certificates are self-signed, so
- * the client does not verify them).  Bytes the peer sent before the
+ * certificate, the client side NULL (it checks the server's only after
+ * ms_conn_set_tls_check; otherwise it takes any, as lab certificates are
+ * self-signed).  Bytes the peer sent before the
  * handshake and we have not read yet are thrown away: commands pipelined
  * behind STARTTLS must not be executed as if they came encrypted
  * (CVE-2011-0411).  On the simulated network the stream is only marked

@@ -414,8 +414,9 @@ static Scenario *scenario_new(const char *filename)
 /* ---- the index: a world of ten thousand users is looked up often ---- */
 
 struct ScenarioIndex {
-	GHashTable *hosts, *addresses, *users, *clients, *domains;  /* name, any case -> struct */
-	GHashTable *settings;                                       /* "host\nname", any case -> value */
+	GHashTable *hosts, *users, *clients, *domains;  /* name, any case -> struct */
+	GHashTable *addresses;                          /* IPv4 address, as written -> host */
+	GHashTable *settings;                           /* "host\nname", any case -> value */
 };
 
 guint scenario_caseless_hash(gconstpointer key)
@@ -431,11 +432,12 @@ gboolean scenario_caseless_equal(gconstpointer a, gconstpointer b)
 	return g_ascii_strcasecmp(a, b) == 0;
 }
 
-static GHashTable *caseless_table(GPtrArray *items, gsize key_offset, GDestroyNotify key_free)
+/* items by the string at key_offset; equal keys as key_equal says */
+static GHashTable *index_table(GPtrArray *items, gsize key_offset, GHashFunc key_hash, GEqualFunc key_equal)
 {
-	GHashTable *t = g_hash_table_new_full(scenario_caseless_hash, scenario_caseless_equal, key_free, NULL);
+	GHashTable *t = g_hash_table_new(key_hash, key_equal);
 	/* the first of equal names wins, as the scans did */
-	for (guint i = items ? items->len : 0; i-- > 0;) {
+	for (guint i = items->len; i-- > 0;) {
 		gpointer item = items->pdata[i];
 		g_hash_table_replace(t, G_STRUCT_MEMBER(char *, item, key_offset), item);
 	}
@@ -445,11 +447,13 @@ static GHashTable *caseless_table(GPtrArray *items, gsize key_offset, GDestroyNo
 static struct ScenarioIndex *index_new(const Scenario *scn)
 {
 	struct ScenarioIndex *x = g_new0(struct ScenarioIndex, 1);
-	x->hosts = caseless_table(scn->hosts, G_STRUCT_OFFSET(ScenarioHost, name), NULL);
-	x->addresses = caseless_table(scn->hosts, G_STRUCT_OFFSET(ScenarioHost, address), NULL);
-	x->users = caseless_table(scn->users, G_STRUCT_OFFSET(ScenarioUser, address), NULL);
-	x->clients = caseless_table(scn->clients, G_STRUCT_OFFSET(ScenarioClient, name), NULL);
-	x->domains = caseless_table(scn->domains, G_STRUCT_OFFSET(ScenarioDomain, name), NULL);
+	GHashFunc h = scenario_caseless_hash;
+	GEqualFunc eq = scenario_caseless_equal;
+	x->hosts = index_table(scn->hosts, G_STRUCT_OFFSET(ScenarioHost, name), h, eq);
+	x->addresses = index_table(scn->hosts, G_STRUCT_OFFSET(ScenarioHost, address), g_str_hash, g_str_equal);
+	x->users = index_table(scn->users, G_STRUCT_OFFSET(ScenarioUser, address), h, eq);
+	x->clients = index_table(scn->clients, G_STRUCT_OFFSET(ScenarioClient, name), h, eq);
+	x->domains = index_table(scn->domains, G_STRUCT_OFFSET(ScenarioDomain, name), h, eq);
 	x->settings = g_hash_table_new_full(scenario_caseless_hash, scenario_caseless_equal, g_free, NULL);
 	for (guint i = scn->settings->len; i-- > 0;) {
 		const ScenarioSetting *s = scn->settings->pdata[i];
@@ -617,82 +621,41 @@ Scenario *scenario_load_file_scaled(const char *path, const ScenarioScale *scale
 
 /* ---- look-ups ---------------------------------------------------------------------- */
 
+/* Every Scenario comes from scenario_parse_scaled, which builds the index. */
+
 const ScenarioHost *scenario_find_host(const Scenario *scn, const char *name)
 {
-	g_return_val_if_fail(scn != NULL && name != NULL, NULL);
-	if (scn->index)
-		return g_hash_table_lookup(scn->index->hosts, name);
-	for (guint i = 0; i < scn->hosts->len; i++) {
-		const ScenarioHost *host = scn->hosts->pdata[i];
-		if (g_ascii_strcasecmp(host->name, name) == 0)
-			return host;
-	}
-	return NULL;
+	g_return_val_if_fail(scn != NULL && scn->index != NULL && name != NULL, NULL);
+	return g_hash_table_lookup(scn->index->hosts, name);
 }
 
 const ScenarioHost *scenario_find_host_by_address(const Scenario *scn, const char *address)
 {
-	g_return_val_if_fail(scn != NULL && address != NULL, NULL);
-	if (scn->index)
-		return g_hash_table_lookup(scn->index->addresses, address);
-	for (guint i = 0; i < scn->hosts->len; i++) {
-		const ScenarioHost *host = scn->hosts->pdata[i];
-		if (strcmp(host->address, address) == 0)
-			return host;
-	}
-	return NULL;
+	g_return_val_if_fail(scn != NULL && scn->index != NULL && address != NULL, NULL);
+	return g_hash_table_lookup(scn->index->addresses, address);
 }
 
 const ScenarioUser *scenario_find_user(const Scenario *scn, const char *address)
 {
-	g_return_val_if_fail(scn != NULL && address != NULL, NULL);
-	if (scn->index)
-		return g_hash_table_lookup(scn->index->users, address);
-	for (guint i = 0; i < scn->users->len; i++) {
-		const ScenarioUser *user = scn->users->pdata[i];
-		if (g_ascii_strcasecmp(user->address, address) == 0)
-			return user;
-	}
-	return NULL;
+	g_return_val_if_fail(scn != NULL && scn->index != NULL && address != NULL, NULL);
+	return g_hash_table_lookup(scn->index->users, address);
 }
 
 const ScenarioClient *scenario_find_client(const Scenario *scn, const char *name)
 {
-	g_return_val_if_fail(scn != NULL && name != NULL, NULL);
-	if (scn->index)
-		return g_hash_table_lookup(scn->index->clients, name);
-	for (guint i = 0; i < scn->clients->len; i++) {
-		const ScenarioClient *client = scn->clients->pdata[i];
-		if (g_ascii_strcasecmp(client->name, name) == 0)
-			return client;
-	}
-	return NULL;
+	g_return_val_if_fail(scn != NULL && scn->index != NULL && name != NULL, NULL);
+	return g_hash_table_lookup(scn->index->clients, name);
 }
 
 const ScenarioDomain *scenario_find_domain(const Scenario *scn, const char *name)
 {
-	g_return_val_if_fail(scn != NULL && name != NULL, NULL);
-	if (scn->index)
-		return g_hash_table_lookup(scn->index->domains, name);
-	for (guint i = 0; i < scn->domains->len; i++) {
-		const ScenarioDomain *domain = scn->domains->pdata[i];
-		if (g_ascii_strcasecmp(domain->name, name) == 0)
-			return domain;
-	}
-	return NULL;
+	g_return_val_if_fail(scn != NULL && scn->index != NULL && name != NULL, NULL);
+	return g_hash_table_lookup(scn->index->domains, name);
 }
 
 const char *scenario_find_setting(const Scenario *scn, const char *host, const char *name)
 {
-	g_return_val_if_fail(scn != NULL && host != NULL && name != NULL, NULL);
-	if (scn->index) {
-		g_autofree char *key = g_strconcat(host, "\n", name, NULL);
-		return g_hash_table_lookup(scn->index->settings, key);
-	}
-	for (guint i = 0; i < scn->settings->len; i++) {
-		const ScenarioSetting *setting = scn->settings->pdata[i];
-		if (g_ascii_strcasecmp(setting->host, host) == 0 && g_ascii_strcasecmp(setting->name, name) == 0)
-			return setting->value;
-	}
-	return NULL;
+	g_return_val_if_fail(scn != NULL && scn->index != NULL && host != NULL && name != NULL, NULL);
+	g_autofree char *key = g_strconcat(host, "\n", name, NULL);
+	return g_hash_table_lookup(scn->index->settings, key);
 }

@@ -344,7 +344,7 @@ typedef struct {
 	GPtrArray *firewall;     /* ScenarioFirewallRule *, file order */
 	GPtrArray *actions;      /* ScenarioAction *, by time; equal times keep file order */
 	GPtrArray *expects;      /* ScenarioExpect *, file order */
-	struct ScenarioIndex *index;  /* the look-ups below, built by the parser; NULL: they scan */
+	struct ScenarioIndex *index;  /* the look-ups below, built by the parser */
 } Scenario;
 
 /* Parses len bytes of text (-1: up to the NUL) as a scenario file named

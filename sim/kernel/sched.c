@@ -36,7 +36,7 @@ struct MsTask {
 	MsSched     *s;
 	char        *name;
 	guint32      id;          /* spawn order: the tie-breaker "sender" */
-	GThread     *thread;
+	GThread     *thread;      /* real mode; a virtual task runs on a Worker */
 	MsTaskFunc   fn;
 	gpointer     data;
 	GCond        cond;
@@ -210,7 +210,7 @@ static MsTask *task_new(MsSched *s, const char *name, MsTaskFunc fn, gpointer da
 
 static void task_free(MsTask *t)
 {
-	if (t->thread && t->s->mode == MS_SCHED_REAL)
+	if (t->thread)
 		g_thread_unref(t->thread);   /* the creator's reference: detach */
 	g_cond_clear(&t->cond);
 	g_free(t->name);
@@ -705,19 +705,6 @@ void ms_sched_shutdown(MsSched *s)
 		/* tasks end (and leave the list) on their own; wait for each */
 		for (guint i = 0; i < threads->len; i++)
 			g_thread_join(g_ptr_array_index(threads, i));
-		return;
-	}
-	/* Every task function has returned (virtual) or is returning (real). */
-	for (guint i = 1; i < s->tasks->len; i++) {
-		MsTask *t = g_ptr_array_index(s->tasks, i);
-		if (t->thread) {
-			if (s->mode == MS_SCHED_VIRTUAL)
-				g_mutex_unlock(&s->lock);
-			g_thread_join(t->thread);
-			if (s->mode == MS_SCHED_VIRTUAL)
-				g_mutex_lock(&s->lock);
-			t->thread = NULL;
-		}
 	}
 }
 

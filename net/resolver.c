@@ -21,8 +21,7 @@ struct MsDnsDirectory {
 	gint       ref;
 	char      *addr, *name;
 	guint16    port;
-	GPtrArray *stubs;   /* Stub* */
-	GHashTable *by_zone;  /* canonical zone -> the first Stub* given for it */
+	GHashTable *by_zone;  /* canonical zone -> the first Stub* given for it (owned) */
 };
 
 struct MsResolver {
@@ -55,8 +54,7 @@ MsDnsDirectory *ms_dns_directory_new(const char *default_addr, guint16 port, con
 	d->addr = g_strdup(default_addr);
 	d->name = g_strdup(default_name ? default_name : default_addr);
 	d->port = port;
-	d->stubs = g_ptr_array_new_with_free_func(stub_free);
-	d->by_zone = g_hash_table_new(g_str_hash, g_str_equal);
+	d->by_zone = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, stub_free);   /* key: its stub's */
 	return d;
 }
 
@@ -71,7 +69,6 @@ void ms_dns_directory_unref(MsDnsDirectory *d)
 	if (!d || !g_atomic_int_dec_and_test(&d->ref))
 		return;
 	g_hash_table_unref(d->by_zone);
-	g_ptr_array_free(d->stubs, TRUE);
 	g_free(d->addr);
 	g_free(d->name);
 	g_free(d);
@@ -81,13 +78,15 @@ void ms_dns_directory_add(MsDnsDirectory *d, const char *zone, const char *addr,
 {
 	char *canon = dns_name_canonical(zone, NULL);
 	g_return_if_fail(canon != NULL);
+	if (g_hash_table_contains(d->by_zone, canon)) {
+		g_free(canon);   /* the first server given for a zone answers it */
+		return;
+	}
 	Stub *st = g_new0(Stub, 1);
 	st->zone = canon;
 	st->addr = g_strdup(addr);
 	st->name = g_strdup(name ? name : addr);
-	g_ptr_array_add(d->stubs, st);
-	if (!g_hash_table_contains(d->by_zone, st->zone))
-		g_hash_table_insert(d->by_zone, st->zone, st);
+	g_hash_table_insert(d->by_zone, st->zone, st);
 }
 
 /* The server for qname: the stub with the longest zone that holds it. */

@@ -22,6 +22,7 @@ from lib import check
 COUNT_LIMIT = 3
 RATE_LIMIT = 10      # a minute
 TIMEOUT = 3          # smtpd_timeout, seconds
+retried = 0          # refusals while a closing session still counted
 
 
 state = tempfile.mkdtemp(prefix="mailsim-limits-")
@@ -87,12 +88,15 @@ try:
 
     # a session that ends makes room for one more
     held.pop().quit()
+    # (the server may read the QUIT's close a moment after smtplib returns:
+    # a try in that moment is refused, and is one more refusal event)
     r = "not tried"
     end = time.time() + 5
     while time.time() < end:
         r = refusal_from("127.0.0.2")
         if r is None:
             break
+        retried += 1
         time.sleep(0.1)
     check(r is None, "after one session ends 127.0.0.2 is served again (%r)" % (r,))
     for s in held:
@@ -128,8 +132,9 @@ finally:
     check("[REFUSE] connection rate limit exceeded: %d from 127.0.0.4" % (RATE_LIMIT + 1) in ev,
           "the rate refusal is an event")
     refusals = [line for line in ev.splitlines() if "limit exceeded" in line]
-    check(len(refusals) == 2 and not any(" from 127.0.0.1 " in line for line in refusals),
-          "two refusals in all, none for mynetworks (%d)" % len(refusals))
+    check(len(refusals) == 2 + retried and not any(" from 127.0.0.1 " in line for line in refusals),
+          "%d refusals in all (2 + %d while a session was closing), none for mynetworks (%d)"
+          % (2 + retried, retried, len(refusals)))
     shutil.rmtree(state, ignore_errors=True)
 
 # ---- the same settings in a scenario (scenarios/connection-limit.scn) ----

@@ -1,5 +1,7 @@
 /* net/conn.c - the transport-independent half of MsConn: buffering, lines,
- * and the SEND/RECV events that make every byte on the wire visible.
+ * and the SEND/RECV events that make every byte on the wire visible.  Each
+ * event about packets also carries them as data (MsEvent.net, the contract
+ * in sim/kernel/event.h), so its text is free to say it for people.
  *
  * Lines are split by the strict rules the mail protocols need (RFC 5321
  * 2.3.8: only CRLF ends a line); a bare CR or LF is reported, not hidden,
@@ -73,8 +75,8 @@ MsConn *ms_listener_accept(MsListener *l, GError **error)
 			ms_conn_set_proto(c, l->proto);
 		if (l->step)
 			ms_conn_set_step(c, l->step);
-		ms_conn_emit(c, MS_EV_ACCEPT, "accepted %s:%u on port %u",
-		             c->peer_addr, c->peer_port, c->local_port);
+		ms_conn_emit_net(c, MS_EV_ACCEPT, MS_NET_ACCEPT, "accepted %s:%u on port %u",
+		                 c->peer_addr, c->peer_port, c->local_port);
 	}
 	return c;
 }
@@ -121,6 +123,8 @@ void ms_conn_init(MsConn *c, const MsConnClass *klass, MsSched *s, guint64 id, g
 	c->peer_addr = g_strdup(peer_addr);
 	c->peer_port = peer_port;
 	c->peer_name = g_strdup(peer_name ? peer_name : peer_addr);
+	ms_endpoint_set(&c->local_ep, local_addr, local_port);
+	ms_endpoint_set(&c->peer_ep, peer_addr, peer_port);
 	c->timeout = MS_CONN_DEFAULT_TIMEOUT;
 }
 
@@ -157,7 +161,7 @@ void ms_conn_close(MsConn *c)
 	send_held(c, NULL);   /* what was written goes before the end */
 	c->write_closed = TRUE;
 	c->klass->shutdown_write(c);
-	ms_conn_emit(c, MS_EV_CLOSE, "close");
+	ms_conn_emit_net(c, MS_EV_CLOSE, MS_NET_FIN, "close");
 }
 
 const char *ms_conn_peer_address(MsConn *c) { return c->peer_addr; }
@@ -220,22 +224,76 @@ char *ms_conn_escape(const guint8 *data, gsize len)
 	return g_string_free(out, FALSE);
 }
 
+MsNetInfo ms_conn_net_info(MsNetAction action, const char *src_addr, guint16 src_port,
+                           const char *dst_addr, guint16 dst_port)
+{
+	MsNetInfo net = { .action = action, .transport = ms_net_action_transport(action) };
+	gboolean src_ok = ms_endpoint_set(&net.src, src_addr, src_port) || !src_addr;
+	if (!ms_endpoint_set(&net.dst, dst_addr, dst_port) || !src_ok)
+		return (MsNetInfo){ 0 };   /* not an address: no fact to give */
+	return net;
+}
+
+/* The net of an event about c's packets, sent by its own end or (arrived)
+ * by its peer; none when an address of c is not one (never on either
+ * network, but the contract wants both ends known). */
+static MsNetInfo conn_net(const MsConn *c, MsNetAction action, gboolean from_peer)
+{
+	if (c->local_ep.family == MS_ADDR_NONE || c->peer_ep.family == MS_ADDR_NONE)
+		return (MsNetInfo){ 0 };
+	MsNetInfo net = { .action = action, .transport = ms_net_action_transport(action),
+	                  .src = from_peer ? c->peer_ep : c->local_ep, .dst = from_peer ? c->local_ep : c->peer_ep };
+	return net;
+}
+
+static void conn_vemit(MsConn *c, MsEventKind kind, MsNetAction action, const char *fmt, va_list ap)
+	G_GNUC_PRINTF(4, 0);
+
+static void conn_vemit(MsConn *c, MsEventKind kind, MsNetAction action, const char *fmt, va_list ap)
+{
+	g_autofree char *text = g_strdup_vprintf(fmt, ap);
+	MsEvent ev = { .kind = kind, .from = c->local_name, .to = c->peer_name,
+	               .proto = c->proto ? c->proto : "tcp", .step = c->step,
+	               .text = text, .conn = c->id };
+	if (action != MS_NET_NONE)
+		ev.net = conn_net(c, action, FALSE);
+	ms_bus_emit(ms_sched_bus(c->sched), &ev);
+}
+
 void ms_conn_emit(MsConn *c, MsEventKind kind, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	g_autofree char *text = g_strdup_vprintf(fmt, ap);
+	conn_vemit(c, kind, MS_NET_NONE, fmt, ap);
 	va_end(ap);
-	MsEvent ev = { .kind = kind, .from = c->local_name, .to = c->peer_name,
-	               .proto = c->proto ? c->proto : "tcp", .step = c->step,
-	               .text = text, .conn = c->id };
+}
+
+void ms_conn_emit_net(MsConn *c, MsEventKind kind, MsNetAction action, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	conn_vemit(c, kind, action, fmt, ap);
+	va_end(ap);
+}
+
+void ms_conn_emit_arrived(MsConn *c, gsize n)
+{
+	/* on the stack: one of these for every read */
+	char text[sizeof "18446744073709551615 bytes arrived"];
+	g_snprintf(text, sizeof text, "%" G_GSIZE_FORMAT " bytes arrived", n);
+	MsEvent ev = { .kind = MS_EV_RECV, .from = c->peer_name, .to = c->local_name,
+	               .proto = c->proto ? c->proto : "tcp", .text = text, .conn = c->id,
+	               .net = conn_net(c, MS_NET_ARRIVED, TRUE) };
+	if (ev.net.action != MS_NET_NONE)
+		ev.net.bytes = n;
 	ms_bus_emit(ms_sched_bus(c->sched), &ev);
 }
 
 static void emit_send(MsConn *c, const guint8 *data, gsize len, const char *display)
 {
 	MsEvent ev = { .kind = MS_EV_SEND, .from = c->local_name, .to = c->peer_name,
-	               .proto = c->proto ? c->proto : "tcp", .step = c->step, .conn = c->id };
+	               .proto = c->proto ? c->proto : "tcp", .step = c->step, .conn = c->id,
+	               .net = conn_net(c, MS_NET_DATA, FALSE) };
 	const char *who = c->is_client ? "C: " : "S: ";
 	MsBus *bus = ms_sched_bus(c->sched);
 
@@ -553,6 +611,8 @@ void ms_dgram_emit_send(MsDgram *d, const char *to_name, const char *to_addr, gu
 	                                        ms_stack_address(d->stack), d->port, to_addr, to_port, len);
 	g_autoptr(GBytes) payload = g_bytes_new(data, len);
 	MsEvent ev = { .kind = MS_EV_SEND, .from = ms_stack_name(d->stack), .to = to_name,
-	               .proto = d->proto ? d->proto : "udp", .text = text, .payload = payload };
+	               .proto = d->proto ? d->proto : "udp", .text = text, .payload = payload,
+	               .net = ms_conn_net_info(MS_NET_DATAGRAM, ms_stack_address(d->stack), d->port,
+	                                       to_addr, to_port) };
 	ms_bus_emit(ms_sched_bus(d->stack->sched), &ev);
 }

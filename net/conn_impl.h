@@ -33,6 +33,7 @@ struct MsConn {
 	char       *local_addr, *peer_addr;
 	char       *local_name, *peer_name;
 	guint16     local_port, peer_port;
+	MsEndpoint  local_ep, peer_ep;    /* the same, as events' net carries them */
 	gboolean    is_client;
 	char       *proto;
 	char       *step;
@@ -58,6 +59,18 @@ void ms_conn_init(MsConn *c, const MsConnClass *klass, MsSched *s, guint64 id, g
 /* Printable form of bytes for an event's text: valid UTF-8 stays, control
  * bytes become \r, \n, \t or \xNN. */
 char *ms_conn_escape(const guint8 *data, gsize len);
+
+/* ---- events about packets (the net contract of sim/kernel/event.h) ---- */
+
+/* The net of such an event between two ends given in text; an address that
+ * is NULL or does not parse leaves its end not known. */
+MsNetInfo ms_conn_net_info(MsNetAction action, const char *src_addr, guint16 src_port,
+                           const char *dst_addr, guint16 dst_port);
+/* ms_conn_emit with a net: action from c's end (src) to its peer's (dst). */
+void ms_conn_emit_net(MsConn *c, MsEventKind kind, MsNetAction action, const char *fmt, ...) G_GNUC_PRINTF(4, 5);
+/* The RECV event of n bytes from the peer that reached c (ARRIVED: src is
+ * the peer's end).  Cheap: a transport calls it on every read. */
+void ms_conn_emit_arrived(MsConn *c, gsize n);
 
 struct MsStackClass {
 	MsListener *(*listen)(MsStack *st, const char *addr, guint16 port, GError **error);

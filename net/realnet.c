@@ -174,14 +174,8 @@ static gssize realconn_receive(RealConn *rc, guint8 *buf, gsize max, gint64 dead
 static gssize realconn_fill(MsConn *c, guint8 *buf, gsize max, gint64 deadline, GError **error)
 {
 	gssize n = realconn_receive((RealConn *)c, buf, max, deadline, error);
-	if (n > 0) {
-		/* on the stack: one of these for every read */
-		char text[sizeof "18446744073709551615 bytes arrived"];
-		g_snprintf(text, sizeof text, "%" G_GSSIZE_FORMAT " bytes arrived", n);
-		MsEvent ev = { .kind = MS_EV_RECV, .from = c->peer_name, .to = c->local_name,
-		               .proto = c->proto ? c->proto : "tcp", .text = text, .conn = c->id };
-		ms_bus_emit(ms_sched_bus(c->sched), &ev);
-	}
+	if (n > 0)
+		ms_conn_emit_arrived(c, (gsize)n);
 	return n;
 }
 
@@ -411,20 +405,30 @@ static MsConn *real_connect(MsStack *st, const char *addr, guint16 port, gint64 
 	g_autoptr(GInetSocketAddress) sa = inet_address(addr, port, error);
 	if (!sa)
 		return NULL;
-	ms_bus_emitf(ms_sched_bus(st->sched), MS_EV_CONNECT, st->name, addr, "tcp", NULL,
-	             "SYN -> %s:%u", addr, port);
+	/* the system picks our own address and port while connecting: the
+	 * SYN's source is not known yet (sim/kernel/event.h) */
+	g_autofree char *syn = g_strdup_printf("SYN -> %s:%u", addr, port);
+	MsEvent ev = { .kind = MS_EV_CONNECT, .from = st->name, .to = addr, .proto = "tcp", .text = syn,
+	               .net = ms_conn_net_info(MS_NET_SYN, NULL, 0, addr, port) };
+	ms_bus_emit(ms_sched_bus(st->sched), &ev);
 	GError *err = NULL;
 	GSocketConnection *sc = g_socket_client_connect(client, G_SOCKET_CONNECTABLE(sa),
 	                                                ms_sched_cancellable(st->sched), &err);
 	if (!sc) {
-		ms_bus_emitf(ms_sched_bus(st->sched), MS_EV_ERROR, st->name, addr, "tcp", NULL,
-		             "connect to %s:%u failed: %s", addr, port, err->message);
+		g_autofree char *failed = g_strdup_printf("connect to %s:%u failed: %s", addr, port, err->message);
+		ev.kind = MS_EV_ERROR;
+		ev.text = failed;
+		if (ev.net.action != MS_NET_NONE)
+			ev.net.action = g_error_matches(err, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED)
+			                ? MS_NET_REFUSED : MS_NET_UNANSWERED;
+		ms_bus_emit(ms_sched_bus(st->sched), &ev);
 		g_propagate_error(error, err);
 		return NULL;
 	}
 	g_socket_set_option(g_socket_connection_get_socket(sc), IPPROTO_TCP, TCP_NODELAY, 1, NULL);
 	MsConn *c = realconn_new(st, sc, TRUE);
-	ms_conn_emit(c, MS_EV_CONNECT, "connected %s:%u -> %s:%u", c->local_addr, c->local_port, addr, port);
+	ms_conn_emit_net(c, MS_EV_CONNECT, MS_NET_ESTABLISHED, "connected %s:%u -> %s:%u",
+	                 c->local_addr, c->local_port, addr, port);
 	return c;
 }
 

@@ -110,6 +110,19 @@ gboolean ms_net_cidr_match(const char *cidr, const char *address)
 	return cidr_parse(cidr, &n, &m) && parse_ipv4(address, &ip) && (ip & m) == n;
 }
 
+static void vemit(MsNet *net, const MsNetInfo *wire, MsEventKind kind, const char *from, const char *to,
+                  const char *proto, guint64 conn, const char *fmt, va_list ap) G_GNUC_PRINTF(8, 0);
+
+static void vemit(MsNet *net, const MsNetInfo *wire, MsEventKind kind, const char *from, const char *to,
+                  const char *proto, guint64 conn, const char *fmt, va_list ap)
+{
+	g_autofree char *text = g_strdup_vprintf(fmt, ap);
+	MsEvent ev = { .kind = kind, .from = from, .to = to, .proto = proto, .text = text, .conn = conn };
+	if (wire)
+		ev.net = *wire;
+	ms_bus_emit(ms_sched_bus(net->sched), &ev);
+}
+
 static void emit(MsNet *net, MsEventKind kind, const char *from, const char *to,
                  const char *proto, guint64 conn, const char *fmt, ...) G_GNUC_PRINTF(7, 8);
 
@@ -118,10 +131,21 @@ static void emit(MsNet *net, MsEventKind kind, const char *from, const char *to,
 {
 	va_list ap;
 	va_start(ap, fmt);
-	g_autofree char *text = g_strdup_vprintf(fmt, ap);
+	vemit(net, NULL, kind, from, to, proto, conn, fmt, ap);
 	va_end(ap);
-	MsEvent ev = { .kind = kind, .from = from, .to = to, .proto = proto, .text = text, .conn = conn };
-	ms_bus_emit(ms_sched_bus(net->sched), &ev);
+}
+
+/* An event about packets: wire is its net (sim/kernel/event.h). */
+static void emit_net(MsNet *net, const MsNetInfo *wire, MsEventKind kind, const char *from, const char *to,
+                     guint64 conn, const char *fmt, ...) G_GNUC_PRINTF(7, 8);
+
+static void emit_net(MsNet *net, const MsNetInfo *wire, MsEventKind kind, const char *from, const char *to,
+                     guint64 conn, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vemit(net, wire, kind, from, to, "tcp", conn, fmt, ap);
+	va_end(ap);
 }
 
 static char *cut_key(const char *a, const char *b)
@@ -220,6 +244,7 @@ typedef struct {
 	MsHost  *host[2];        /* 0: the client, 1: the server */
 	char    *name[2];        /* what events call each end (a host or an agent on it) */
 	guint16  port[2];
+	MsEndpoint ep[2];        /* address and port of each end, for events' net */
 	PipeEnd  end[2];
 } Pipe;
 
@@ -242,6 +267,8 @@ static Pipe *pipe_new(MsNet *net, MsHost *client, const char *cname, guint16 cpo
 	p->name[1] = g_strdup(sname);
 	p->port[0] = cport;
 	p->port[1] = sport;
+	ms_endpoint_set(&p->ep[0], client->address, cport);
+	ms_endpoint_set(&p->ep[1], server->address, sport);
 	for (int i = 0; i < 2; i++)
 		p->end[i].inq = g_byte_array_new();
 	g_ptr_array_add(net->pipes, p);
@@ -275,8 +302,8 @@ static void pipe_reset(Pipe *p, const char *why)
 		if (p->end[i].waiter)
 			ms_task_unpark(p->end[i].waiter);
 	}
-	emit(p->net, MS_EV_ERROR, p->name[0], p->name[1], "tcp", p->id,
-	     "connection reset: %s", why);
+	MsNetInfo wire = { .action = MS_NET_RESET, .transport = MS_TRANSPORT_TCP, .src = p->ep[0], .dst = p->ep[1] };
+	emit_net(p->net, &wire, MS_EV_ERROR, p->name[0], p->name[1], p->id, "connection reset: %s", why);
 }
 
 typedef struct {
@@ -308,8 +335,10 @@ static void segment_deliver(gpointer data)
 			gsize len;
 			const guint8 *bytes = g_bytes_get_data(seg->data, &len);
 			g_byte_array_append(dst->inq, bytes, (guint)len);
-			emit(p->net, MS_EV_RECV, p->name[1 - seg->to], p->name[seg->to], "tcp", p->id,
-			     "%" G_GSIZE_FORMAT " bytes arrived", len);
+			MsNetInfo wire = { .action = MS_NET_ARRIVED, .transport = MS_TRANSPORT_TCP,
+			                   .src = p->ep[1 - seg->to], .dst = p->ep[seg->to], .bytes = len };
+			emit_net(p->net, &wire, MS_EV_RECV, p->name[1 - seg->to], p->name[seg->to], p->id,
+			         "%" G_GSIZE_FORMAT " bytes arrived", len);
 		} else {
 			dst->fin = TRUE;
 		}
@@ -635,8 +664,9 @@ static MsConn *sim_connect(MsStack *st, const char *addr, guint16 port, gint64 t
 	a->task = ms_task_self();
 	MsHost *dst = ms_net_host_by_address(net, addr);
 	const char *dst_name = dst ? dst->name : addr;
-	emit(net, MS_EV_CONNECT, a->src_name, dst_name, "tcp", 0, "SYN %s:%u -> %s:%u",
-	     src->address, a->src_port, addr, port);
+	MsNetInfo wire = ms_conn_net_info(MS_NET_SYN, src->address, a->src_port, addr, port);
+	emit_net(net, &wire, MS_EV_CONNECT, a->src_name, dst_name, 0, "SYN %s:%u -> %s:%u",
+	         src->address, a->src_port, addr, port);
 	ms_sched_at(s, ms_sched_now(s) + latency(net, src, dst_name), TRUE, syn_arrives, a, attempt_unref);
 
 	gint64 deadline = ms_sched_now(s) + timeout_us;
@@ -658,8 +688,8 @@ static MsConn *sim_connect(MsStack *st, const char *addr, guint16 port, gint64 t
 	switch (a->result) {
 	case ATT_OK:
 		c = simconn_new(net, a->pipe, 0);
-		ms_conn_emit(c, MS_EV_CONNECT, "connected %s:%u -> %s:%u",
-		             src->address, a->src_port, addr, port);
+		ms_conn_emit_net(c, MS_EV_CONNECT, MS_NET_ESTABLISHED, "connected %s:%u -> %s:%u",
+		                 src->address, a->src_port, addr, port);
 		break;
 	case ATT_REFUSED:
 		g_set_error(&err, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED,
@@ -673,8 +703,11 @@ static MsConn *sim_connect(MsStack *st, const char *addr, guint16 port, gint64 t
 		break;
 	}
 	if (!c) {
-		emit(net, MS_EV_ERROR, a->src_name, dst_name, "tcp", 0, "connect to %s:%u failed: %s",
-		     addr, port, err ? err->message : "stopped");
+		/* a refusal is a reset answering the SYN; anything else left it unanswered */
+		if (wire.action != MS_NET_NONE)
+			wire.action = a->result == ATT_REFUSED ? MS_NET_REFUSED : MS_NET_UNANSWERED;
+		emit_net(net, &wire, MS_EV_ERROR, a->src_name, dst_name, 0, "connect to %s:%u failed: %s",
+		         addr, port, err ? err->message : "stopped");
 		g_propagate_error(error, err);
 	}
 	attempt_unref(a);

@@ -5,12 +5,12 @@
  * boxes when it can be found; --scenario names it.
  */
 #include "sim/builtin.h"
+#include "sim/kernel/bus.h"
 #include "sim/scenario.h"
 #include "ui/app.h"
 #include "ui/text.h"
 
 #include <errno.h>
-#include <json-glib/json-glib.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -18,58 +18,6 @@
 /* A line of the log longer than this is not one the sink wrote (a 10 MB
  * message is 14 MB of base64). */
 #define REPLAY_MAX_LINE (64 * 1024 * 1024)
-
-static const char *member_string(JsonObject *o, const char *name)
-{
-	JsonNode *n = json_object_get_member(o, name);
-	return n && JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_STRING
-	       ? json_node_get_string(n) : NULL;
-}
-
-static gint64 member_int(JsonObject *o, const char *name)
-{
-	JsonNode *n = json_object_get_member(o, name);
-	return n && JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_INT64
-	       ? json_node_get_int(n) : 0;
-}
-
-/* One line of the log as an event (new), or NULL and a message. */
-static MsEvent *parse_line(const char *line, gsize len, char **why_r)
-{
-	g_autoptr(JsonParser) parser = json_parser_new();
-	g_autoptr(GError) err = NULL;
-	if (!json_parser_load_from_data(parser, line, (gssize)len, &err)) {
-		*why_r = g_strdup(err->message);
-		return NULL;
-	}
-	JsonNode *root = json_parser_get_root(parser);
-	if (!root || !JSON_NODE_HOLDS_OBJECT(root)) {
-		*why_r = g_strdup("not a JSON object");
-		return NULL;
-	}
-	JsonObject *o = json_node_get_object(root);
-	const char *kind = member_string(o, "kind");
-	int k = kind ? ms_event_kind_from_string(kind) : -1;
-	if (k < 0) {
-		*why_r = g_strdup_printf("unknown kind \"%s\"", kind ? kind : "");
-		return NULL;
-	}
-	MsEvent ev = {
-		.seq = (guint64)member_int(o, "seq"), .t_us = member_int(o, "t_us"), .kind = (MsEventKind)k,
-		.from = member_string(o, "from"), .to = member_string(o, "to"), .proto = member_string(o, "proto"),
-		.step = member_string(o, "step"), .text = member_string(o, "text"),
-		.conn = (guint64)member_int(o, "conn"),
-	};
-	const char *b64 = member_string(o, "payload");
-	g_autoptr(GBytes) payload = NULL;
-	if (b64) {
-		gsize n = 0;
-		guchar *data = g_base64_decode(b64, &n);
-		payload = g_bytes_new_take(data, n);
-		ev.payload = payload;
-	}
-	return ms_event_copy(&ev);
-}
 
 static GPtrArray *read_log(const char *path)
 {
@@ -91,7 +39,7 @@ static GPtrArray *read_log(const char *path)
 		if (n == 0)
 			continue;
 		g_autofree char *why = NULL;
-		MsEvent *ev = n > REPLAY_MAX_LINE ? NULL : parse_line(line, (gsize)n, &why);
+		MsEvent *ev = n > REPLAY_MAX_LINE ? NULL : ms_sink_jsonl_parse_line(line, (gsize)n, &why);
 		if (!ev) {
 			fprintf(stderr, "%s:%u: not an event of mailsim's log: %s\n", path, lineno,
 			        why ? why : "the line is too long");

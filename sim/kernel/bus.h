@@ -44,6 +44,11 @@ guint64 ms_bus_count(MsBus *bus);
 /* Sinks that ship with the kernel.  Each takes ownership of nothing but
  * what it creates; the FILE is not closed unless close_file is TRUE. */
 MsSink *ms_sink_jsonl_new(FILE *out, gboolean close_file);
+/* One line of that sink's output (len bytes, no newline needed) back as an
+ * event (new, free with ms_event_free), or NULL with *why_r (new) saying
+ * what is wrong: not JSON, an unknown kind, a "net" that breaks the
+ * contract in event.h. */
+MsEvent *ms_sink_jsonl_parse_line(const char *line, gsize len, char **why_r);
 /* A recorder for tests: keeps a copy of every event. */
 MsSink *ms_sink_recorder_new(void);
 /* Borrowed array of MsEvent* owned by the recorder. */

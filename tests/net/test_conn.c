@@ -1,9 +1,11 @@
 /* tests/net/test_conn.c - MsConn's reader: strict line endings, bounded
  * lines, exact reads and escapes, fed through the simulated network in
  * whole writes and one byte per segment; a gathered reply written with
- * its message data shown as a summary. */
+ * its message data shown as a summary; the net every event about packets
+ * carries (sim/kernel/event.h), on the simulated and the real network. */
 #include "tests/ms_test.h"
 #include "net/simnet.h"
+#include "net/realnet.h"
 #include "net/conn_impl.h"   /* ms_conn_escape */
 
 typedef struct {
@@ -197,6 +199,174 @@ START_TEST(test_write_gathered_masks_message_data)
 }
 END_TEST
 
+/* ---- the net of events ----------------------------------------------------- */
+
+typedef struct {
+	MsListener *l;
+	MsStack    *client;
+	const char *server_addr;
+	guint16     closed_port;   /* nothing listens there: a refusal */
+	gboolean    real;
+	gint        served;        /* atomic: the server saw the client's FIN */
+} NetRun;
+
+static void net_server(gpointer data)
+{
+	NetRun *r = data;
+	MsConn *c = ms_listener_accept(r->l, NULL);
+	ck_assert_ptr_nonnull(c);
+	ms_conn_set_timeout(c, 5 * MS_SECOND);
+	char line[64];
+	MsEol eol;
+	ck_assert(ms_conn_write(c, "220 hi\r\n", 8, NULL));
+	ck_assert_int_eq(ms_conn_read_line(c, line, sizeof line - 1, &eol, NULL), 4);
+	ck_assert(ms_conn_write(c, "221 bye\r\n", 9, NULL));
+	ms_conn_close(c);
+	ck_assert_int_eq(ms_conn_read_line(c, line, sizeof line - 1, &eol, NULL), 0);   /* the client's FIN */
+	ms_conn_unref(c);
+	g_atomic_int_set(&r->served, 1);
+}
+
+static void net_client(gpointer data)
+{
+	NetRun *r = data;
+	MsConn *c = ms_stack_connect(r->client, r->server_addr, ms_listener_port(r->l), 5 * MS_SECOND, NULL);
+	ck_assert_ptr_nonnull(c);
+	ms_conn_set_timeout(c, 5 * MS_SECOND);
+	char line[64];
+	MsEol eol;
+	ck_assert_int_eq(ms_conn_read_line(c, line, sizeof line - 1, &eol, NULL), 6);
+	ck_assert(ms_conn_write(c, "QUIT\r\n", 6, NULL));
+	ck_assert_int_eq(ms_conn_read_line(c, line, sizeof line - 1, &eol, NULL), 7);
+	ck_assert_int_eq(ms_conn_read_line(c, line, sizeof line - 1, &eol, NULL), 0);
+	ms_conn_close(c);
+	ms_conn_unref(c);
+	g_autoptr(GError) err = NULL;
+	ck_assert_ptr_null(ms_stack_connect(r->client, r->server_addr, r->closed_port, 5 * MS_SECOND, &err));
+	ck_assert(g_error_matches(err, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED));
+	if (r->real) {
+		while (!g_atomic_int_get(&r->served))
+			ms_sleep(5 * MS_MSEC);
+		ms_sched_stop(ms_task_sched(ms_task_self()));
+	}
+}
+
+/* Every event about packets has a valid net on the kind the contract gives
+ * it, the ends agree from SYN to FIN, and the bytes add up. */
+static void check_nets(GPtrArray *evs, const NetRun *r)
+{
+	guint16 port = ms_listener_port(r->l);
+	const MsNetInfo *syn[2] = { NULL, NULL }, *accept = NULL, *est = NULL, *refused = NULL;
+	guint64 sent[2] = { 0, 0 }, arrived[2] = { 0, 0 };   /* 0: by the client, 1: by the server */
+	guint fins = 0, nets = 0;
+	for (guint i = 0; i < evs->len; i++) {
+		const MsEvent *e = g_ptr_array_index(evs, i);
+		const MsNetInfo *n = &e->net;
+		ck_assert_msg(ms_net_info_valid(n), "event %u (%s) breaks the contract", i, e->text);
+		nets += n->action != MS_NET_NONE;
+		switch (n->action) {
+		case MS_NET_NONE:
+			ck_assert_msg(e->kind != MS_EV_CONNECT && e->kind != MS_EV_ACCEPT && e->kind != MS_EV_CLOSE &&
+			              e->kind != MS_EV_SEND && e->kind != MS_EV_RECV, "event %u (%s) has no net", i, e->text);
+			break;
+		case MS_NET_SYN:
+			ck_assert(e->kind == MS_EV_CONNECT && e->conn == 0);
+			ck_assert_ptr_null(syn[1]);
+			syn[syn[0] ? 1 : 0] = n;
+			break;
+		case MS_NET_ACCEPT:
+			ck_assert(e->kind == MS_EV_ACCEPT && e->conn != 0);
+			ck_assert_uint_eq(n->src.port, port);
+			accept = n;
+			break;
+		case MS_NET_ESTABLISHED:
+			ck_assert(e->kind == MS_EV_CONNECT && e->conn != 0);
+			est = n;
+			break;
+		case MS_NET_DATA:
+			ck_assert(e->kind == MS_EV_SEND && e->payload != NULL);
+			sent[n->src.port == port] += g_bytes_get_size(e->payload);
+			break;
+		case MS_NET_ARRIVED:
+			ck_assert(e->kind == MS_EV_RECV);
+			arrived[n->src.port == port] += n->bytes;
+			break;
+		case MS_NET_FIN:
+			ck_assert(e->kind == MS_EV_CLOSE);
+			fins++;
+			break;
+		case MS_NET_REFUSED:
+			ck_assert(e->kind == MS_EV_ERROR && e->conn == 0);
+			refused = n;
+			break;
+		default:
+			ck_abort_msg("event %u: %s unexpected", i, ms_net_action_to_string(n->action));
+		}
+	}
+	ck_assert(syn[0] && syn[1] && accept && est && refused);
+	ck_assert_uint_ge(nets, 12);
+	/* the client is the accepted one, the server the one it connected to */
+	ck_assert(ms_endpoint_equal(&accept->dst, &est->src));
+	ck_assert(ms_endpoint_equal(&accept->src, &est->dst));
+	ck_assert(ms_endpoint_equal(&syn[0]->dst, &est->dst));
+	if (r->real)   /* the system picks the client's end while connecting */
+		ck_assert_int_eq(syn[0]->src.family, MS_ADDR_NONE);
+	else
+		ck_assert(ms_endpoint_equal(&syn[0]->src, &est->src));
+	ck_assert(ms_endpoint_equal(&syn[1]->dst, &refused->dst));
+	ck_assert_uint_eq(refused->dst.port, r->closed_port);
+	ck_assert_uint_eq(sent[0], 6);
+	ck_assert_uint_eq(sent[1], 8 + 9);
+	ck_assert_uint_eq(arrived[0], sent[0]);
+	ck_assert_uint_eq(arrived[1], sent[1]);
+	ck_assert_uint_eq(fins, 2);
+}
+
+START_TEST(test_events_carry_the_net_simulated)
+{
+	MsSched *s = ms_sched_new(MS_SCHED_VIRTUAL, 1);
+	MsSink *rec = ms_sink_recorder_new();
+	ms_bus_add_sink(ms_sched_bus(s), rec);
+	MsNet *net = ms_net_new(s);
+	MsHost *a = ms_net_add_host(net, "a", "10.0.0.1", NULL);
+	MsHost *b = ms_net_add_host(net, "b", "10.0.0.2", NULL);
+	NetRun r = { .client = ms_host_stack(a), .server_addr = "10.0.0.2", .closed_port = 26 };
+	r.l = ms_stack_listen(ms_host_stack(b), NULL, 25, NULL);
+	ms_task_spawn(s, "server", net_server, &r);
+	ms_task_spawn(s, "client", net_client, &r);
+	ck_assert(ms_sched_run(s, MS_FOREVER));
+	check_nets(ms_sink_recorder_events(rec), &r);
+	ms_listener_free(r.l);
+	ms_sched_shutdown(s);
+	ms_net_free(net);
+	ms_sched_free(s);
+}
+END_TEST
+
+START_TEST(test_events_carry_the_net_real)
+{
+	MsSched *s = ms_sched_new(MS_SCHED_REAL, 1);
+	MsSink *rec = ms_sink_recorder_new();
+	ms_bus_add_sink(ms_sched_bus(s), rec);
+	MsStack *st = ms_realnet_stack_new(s, "mailsim", "127.0.0.1");
+	/* a port nothing listens on: one that was just let go */
+	MsListener *gone = ms_stack_listen(st, NULL, 0, NULL);
+	ck_assert_ptr_nonnull(gone);
+	NetRun r = { .client = st, .server_addr = "127.0.0.1", .closed_port = ms_listener_port(gone), .real = TRUE };
+	ms_listener_free(gone);
+	r.l = ms_stack_listen(st, NULL, 0, NULL);
+	ck_assert_ptr_nonnull(r.l);
+	ms_task_spawn(s, "server", net_server, &r);
+	ms_task_spawn(s, "client", net_client, &r);
+	ck_assert(ms_sched_run(s, 10 * MS_SECOND));
+	ms_sched_shutdown(s);
+	check_nets(ms_sink_recorder_events(rec), &r);
+	ms_listener_free(r.l);
+	ms_stack_unref(st);
+	ms_sched_free(s);
+}
+END_TEST
+
 static Suite *conn_suite(void)
 {
 	Suite *s = suite_create("conn");
@@ -205,6 +375,8 @@ static Suite *conn_suite(void)
 	suite_add_tcase(s, tc);
 	MS_ADD_TEST(s, test_escape_shows_smuggling_bytes, 5);
 	MS_ADD_TEST(s, test_write_gathered_masks_message_data, 5);
+	MS_ADD_TEST(s, test_events_carry_the_net_simulated, 5);
+	MS_ADD_TEST(s, test_events_carry_the_net_real, 15);
 	return s;
 }
 

@@ -1,5 +1,6 @@
 /* net/pcap_writer.c - events in, frames out: a TCP state machine that replays
- * what the simulated network did, one frame per segment.
+ * what the simulated network did, one frame per segment.  It reads only each
+ * event's net (endpoints and action, sim/kernel/event.h), never its text.
  *
  * Each end of a connection counts the payload bytes it sent and how many of
  * them the peer has received (RECV events).  Its sequence number is then
@@ -10,12 +11,10 @@
 #include "net/pcap_writer.h"
 #include "net/pcap_frame.h"
 
-#include <arpa/inet.h>
 #include <pcap.h>
 #include <string.h>
 
 #define SNAPLEN 65535
-#define ADDR_TEXT_MAX 64
 
 G_DEFINE_QUARK(pcap-writer-error-quark, pcap_writer_error)
 
@@ -31,7 +30,6 @@ enum { CLIENT, SERVER };
 typedef struct {
 	guint8   addr[4];
 	guint16  port;
-	char    *name;        /* what events call this end */
 	guint32  isn;
 	guint64  sent;        /* payload bytes written */
 	guint64  delivered;   /* of those, bytes the peer received */
@@ -46,12 +44,12 @@ typedef struct {
 	gboolean established;
 } Flow;
 
-/* A SYN whose answer has not come yet. */
+/* A SYN whose answer has not come yet, found by its client's endpoint. */
 typedef struct {
-	guint8   src[4], dst[4];
-	guint16  sport, dport;
-	guint32  isn;
-	char    *name;        /* the client, as the SYN event calls it */
+	MsEndpoint client;    /* the key in syns */
+	MsEndpoint server;
+	guint32    isn;
+	GList      link;      /* in syn_order */
 } Syn;
 
 typedef struct {
@@ -64,51 +62,24 @@ typedef struct {
 	guint16        ip_id;
 	guint32        syn_count;
 	GHashTable    *flows;        /* guint64* id -> Flow* */
-	GHashTable    *syns;         /* "A:P" of the client -> Syn* */
-	GQueue         syn_order;    /* keys of syns, oldest first */
+	GHashTable    *syns;         /* MsEndpoint* of the client -> Syn* */
+	GQueue         syn_order;    /* the Syns, oldest first */
 } PcapWriter;
 
-/* ---- parsing the event texts ------------------------------------------- */
-
-/* "192.0.2.7:25" at *p: advances *p past it. */
-static gboolean parse_endpoint(const char **p, guint8 addr[4], guint16 *port)
+/* The IPv4 address and port of ep: FALSE for anything else (the frames
+ * are IPv4 only). */
+static gboolean ipv4_of(const MsEndpoint *ep, guint8 addr[4], guint16 *port)
 {
-	const char *s = *p;
-	const char *colon = s;
-	while (*colon && (g_ascii_isdigit(*colon) || *colon == '.'))
-		colon++;
-	if (*colon != ':' || colon == s || colon - s >= ADDR_TEXT_MAX)
+	if (ep->family != MS_ADDR_IPV4)
 		return FALSE;
-	char buf[ADDR_TEXT_MAX];
-	memcpy(buf, s, (gsize)(colon - s));
-	buf[colon - s] = '\0';
-	if (inet_pton(AF_INET, buf, addr) != 1)
-		return FALSE;
-	char *end;
-	guint64 v = g_ascii_strtoull(colon + 1, &end, 10);
-	if (end == colon + 1 || v > G_MAXUINT16)
-		return FALSE;
-	*port = (guint16)v;
-	*p = end;
+	memcpy(addr, ep->addr, 4);
+	*port = ep->port;
 	return TRUE;
 }
 
-/* "A:P -> B:P" after prefix. */
-static gboolean parse_pair(const char *text, const char *prefix, guint8 a[4], guint16 *ap,
-                           guint8 b[4], guint16 *bp)
+static gboolean end_is(const End *e, const MsEndpoint *ep)
 {
-	if (!text || !g_str_has_prefix(text, prefix))
-		return FALSE;
-	const char *p = text + strlen(prefix);
-	if (!parse_endpoint(&p, a, ap) || !g_str_has_prefix(p, " -> "))
-		return FALSE;
-	p += 4;
-	return parse_endpoint(&p, b, bp);
-}
-
-static char *endpoint_key(const guint8 addr[4], guint16 port)
-{
-	return g_strdup_printf("%u.%u.%u.%u:%u", addr[0], addr[1], addr[2], addr[3], port);
+	return ep->family == MS_ADDR_IPV4 && ep->port == e->port && memcmp(ep->addr, e->addr, 4) == 0;
 }
 
 /* A deterministic ISN per connection, so a seed gives the same file twice
@@ -189,155 +160,101 @@ static void flow_establish(PcapWriter *w, Flow *f)
 
 /* ---- connections --------------------------------------------------------- */
 
-static void syn_free(gpointer data)
+static void forget_syn(PcapWriter *w, Syn *s)
 {
-	Syn *s = data;
-	g_free(s->name);
-	g_free(s);
+	MsEndpoint key = s->client;
+	g_queue_unlink(&w->syn_order, &s->link);
+	g_hash_table_remove(w->syns, &key);   /* frees s */
 }
 
-static void flow_free(gpointer data)
+static void on_syn(PcapWriter *w, const MsNetInfo *net)
 {
-	Flow *f = data;
-	g_free(f->end[CLIENT].name);
-	g_free(f->end[SERVER].name);
-	g_free(f);
-}
-
-static void forget_syn(PcapWriter *w, const char *key)
-{
-	GList *l = g_queue_find_custom(&w->syn_order, key, (GCompareFunc)strcmp);
-	if (l) {
-		g_free(l->data);
-		g_queue_delete_link(&w->syn_order, l);
-	}
-	g_hash_table_remove(w->syns, key);
-}
-
-static void on_syn(PcapWriter *w, const MsEvent *ev)
-{
+	PcapTcpHeader h = { .flags = PCAP_TCP_SYN, .window = PCAP_WRITER_WINDOW, .mss = PCAP_FRAME_MSS };
+	if (!ipv4_of(&net->src, h.src, &h.sport) || !ipv4_of(&net->dst, h.dst, &h.dport))
+		return;   /* no source yet (the real network), or IPv6 */
+	Syn *old = g_hash_table_lookup(w->syns, &net->src);
+	if (old)
+		forget_syn(w, old);   /* the port was taken again */
+	if (g_queue_get_length(&w->syn_order) >= PCAP_WRITER_MAX_PENDING_SYNS)
+		forget_syn(w, g_queue_peek_head(&w->syn_order));
 	Syn *s = g_new0(Syn, 1);
-	if (!parse_pair(ev->text, "SYN ", s->src, &s->sport, s->dst, &s->dport)) {
-		syn_free(s);
-		return;
-	}
-	s->name = g_strdup(ev->from);
-	s->isn = make_isn(s->src, s->sport, s->dst, s->dport, w->syn_count++);
-	char *key = endpoint_key(s->src, s->sport);
-	forget_syn(w, key);
-	if (g_queue_get_length(&w->syn_order) >= PCAP_WRITER_MAX_PENDING_SYNS) {
-		char *oldest = g_queue_pop_head(&w->syn_order);
-		g_hash_table_remove(w->syns, oldest);
-		g_free(oldest);
-	}
-	g_hash_table_insert(w->syns, g_strdup(key), s);
-	g_queue_push_tail(&w->syn_order, key);
+	s->client = net->src;
+	s->server = net->dst;
+	s->isn = make_isn(h.src, h.sport, h.dst, h.dport, w->syn_count++);
+	s->link.data = s;
+	g_hash_table_insert(w->syns, &s->client, s);
+	g_queue_push_tail_link(&w->syn_order, &s->link);
 
-	PcapTcpHeader h = { .sport = s->sport, .dport = s->dport, .seq = s->isn, .flags = PCAP_TCP_SYN,
-	                    .window = PCAP_WRITER_WINDOW, .mss = PCAP_FRAME_MSS, .ip_id = w->ip_id++ };
-	memcpy(h.src, s->src, 4);
-	memcpy(h.dst, s->dst, 4);
+	h.seq = s->isn;
+	h.ip_id = w->ip_id++;
 	g_autoptr(GByteArray) frame = pcap_frame_tcp(&h, NULL, 0, PCAP_FRAME_LINK_ETHERNET);
 	dump(w, frame);
 }
 
-/* The connection the SYN from client key started, now with its id. */
-static Flow *flow_from_syn(PcapWriter *w, guint64 id, const char *key,
-                           const char *client_name, const char *server_name)
+/* The connection the SYN from client started, now with its id. */
+static Flow *flow_from_syn(PcapWriter *w, guint64 id, const MsEndpoint *client)
 {
-	Syn *s = g_hash_table_lookup(w->syns, key);
+	Syn *s = g_hash_table_lookup(w->syns, client);
 	if (!s)
 		return NULL;
 	Flow *f = g_new0(Flow, 1);
 	f->id = id;
 	End *c = &f->end[CLIENT], *sv = &f->end[SERVER];
-	memcpy(c->addr, s->src, 4);
-	c->port = s->sport;
+	ipv4_of(&s->client, c->addr, &c->port);
+	ipv4_of(&s->server, sv->addr, &sv->port);
 	c->isn = s->isn;
-	c->name = g_strdup(client_name ? client_name : s->name);
-	memcpy(sv->addr, s->dst, 4);
-	sv->port = s->dport;
-	sv->isn = make_isn(s->dst, s->dport, s->src, s->sport, s->isn);
-	sv->name = g_strdup(server_name);
+	sv->isn = make_isn(sv->addr, sv->port, c->addr, c->port, s->isn);
 	g_hash_table_insert(w->flows, &f->id, f);
-	forget_syn(w, key);
+	forget_syn(w, s);
 	return f;
 }
 
-static void on_accept(PcapWriter *w, const MsEvent *ev)
+/* The server src accepted the client dst: it answers the SYN.  The
+ * client's ACK waits for ESTABLISHED. */
+static void on_accept(PcapWriter *w, guint64 id, const MsNetInfo *net)
 {
-	guint8 addr[4];
-	guint16 port;
-	const char *p = ev->text;
-	if (!p || !g_str_has_prefix(p, "accepted "))
+	if (g_hash_table_contains(w->flows, &id))
 		return;
-	p += strlen("accepted ");
-	if (!parse_endpoint(&p, addr, &port))
-		return;
-	g_autofree char *key = endpoint_key(addr, port);
-	Flow *f = flow_from_syn(w, ev->conn, key, ev->to, ev->from);
-	/* the server answered the SYN; the client's ACK waits for "connected" */
+	Flow *f = flow_from_syn(w, id, &net->dst);
 	if (f)
 		write_synack(w, f);
 }
 
-static void on_connected(PcapWriter *w, const MsEvent *ev)
+static void on_established(PcapWriter *w, guint64 id, const MsNetInfo *net)
 {
-	guint8 a[4], b[4];
-	guint16 ap, bp;
-	if (!parse_pair(ev->text, "connected ", a, &ap, b, &bp))
-		return;
-	Flow *f = g_hash_table_lookup(w->flows, &ev->conn);
-	if (!f) {
-		g_autofree char *key = endpoint_key(a, ap);
-		f = flow_from_syn(w, ev->conn, key, ev->from, ev->to);
-	}
+	Flow *f = g_hash_table_lookup(w->flows, &id);
+	if (!f)
+		f = flow_from_syn(w, id, &net->src);
 	if (f)
 		flow_establish(w, f);
 }
 
 /* A connect that failed: a refusal is a RST from the server; a time-out or
  * an unreachable host leaves the SYN unanswered. */
-static void on_connect_failed(PcapWriter *w, const MsEvent *ev)
+static void on_connect_failed(PcapWriter *w, const MsNetInfo *net)
 {
-	guint8 dst[4];
-	guint16 dport;
-	const char *p = ev->text + strlen("connect to ");
-	if (!parse_endpoint(&p, dst, &dport))
+	Syn *s = g_hash_table_lookup(w->syns, &net->src);
+	if (!s || !ms_endpoint_equal(&s->server, &net->dst))
 		return;
-	for (GList *l = w->syn_order.tail; l; l = l->prev) {
-		Syn *s = g_hash_table_lookup(w->syns, l->data);
-		if (!s || s->dport != dport || memcmp(s->dst, dst, 4) != 0 || g_strcmp0(s->name, ev->from) != 0)
-			continue;
-		if (strstr(ev->text, "refused")) {
-			/* RFC 9293 3.5.2: a RST answering a SYN acknowledges it */
-			PcapTcpHeader h = { .sport = s->dport, .dport = s->sport, .ack = s->isn + 1,
-			                    .flags = PCAP_TCP_RST | PCAP_TCP_ACK, .ip_id = w->ip_id++ };
-			memcpy(h.src, s->dst, 4);
-			memcpy(h.dst, s->src, 4);
-			g_autoptr(GByteArray) frame = pcap_frame_tcp(&h, NULL, 0, PCAP_FRAME_LINK_ETHERNET);
-			dump(w, frame);
-		}
-		g_autofree char *key = g_strdup(l->data);
-		forget_syn(w, key);
-		return;
+	if (net->action == MS_NET_REFUSED) {
+		/* RFC 9293 3.5.2: a RST answering a SYN acknowledges it */
+		PcapTcpHeader h = { .ack = s->isn + 1, .flags = PCAP_TCP_RST | PCAP_TCP_ACK, .ip_id = w->ip_id++ };
+		ipv4_of(&s->server, h.src, &h.sport);
+		ipv4_of(&s->client, h.dst, &h.dport);
+		g_autoptr(GByteArray) frame = pcap_frame_tcp(&h, NULL, 0, PCAP_FRAME_LINK_ETHERNET);
+		dump(w, frame);
 	}
+	forget_syn(w, s);
 }
 
-/* Which end an event comes from: the "C: "/"S: " of a SEND says it best;
- * else the name, unless both ends share it. */
-static int side_of(const Flow *f, const MsEvent *ev)
+/* Which end of f an event's net comes from (its src): -1 for neither. */
+static int side_of(const Flow *f, const MsNetInfo *net)
 {
-	if (ev->kind == MS_EV_SEND && ev->text) {
-		if (g_str_has_prefix(ev->text, "C: "))
-			return CLIENT;
-		if (g_str_has_prefix(ev->text, "S: "))
-			return SERVER;
-	}
-	gboolean c = g_strcmp0(ev->from, f->end[CLIENT].name) == 0;
-	gboolean s = g_strcmp0(ev->from, f->end[SERVER].name) == 0;
-	if (c != s)
-		return c ? CLIENT : SERVER;
+	if (end_is(&f->end[CLIENT], &net->src))
+		return CLIENT;
+	/* the server by its own address, or as the one talking to the client */
+	if (end_is(&f->end[SERVER], &net->src) || end_is(&f->end[CLIENT], &net->dst))
+		return SERVER;
 	return -1;
 }
 
@@ -347,14 +264,13 @@ static void maybe_forget(PcapWriter *w, Flow *f)
 		g_hash_table_remove(w->flows, &f->id);
 }
 
-static void on_send(PcapWriter *w, Flow *f, const MsEvent *ev)
+static void on_data(PcapWriter *w, Flow *f, int from, GBytes *payload)
 {
-	int from = side_of(f, ev);
-	if (from < 0 || f->end[from].fin_sent)
+	gsize len;
+	const guint8 *data = g_bytes_get_data(payload, &len);
+	if (len == 0 || f->end[from].fin_sent)
 		return;
 	flow_establish(w, f);
-	gsize len;
-	const guint8 *data = g_bytes_get_data(ev->payload, &len);
 	/* split at the MSS the SYNs announced */
 	for (gsize off = 0; off < len; off += PCAP_FRAME_MSS) {
 		gsize n = MIN(PCAP_FRAME_MSS, len - off);
@@ -364,19 +280,9 @@ static void on_send(PcapWriter *w, Flow *f, const MsEvent *ev)
 	}
 }
 
-static void on_recv(PcapWriter *w, Flow *f, const MsEvent *ev)
+/* n bytes that end `from` sent reached the other, which acknowledges them. */
+static void on_arrived(PcapWriter *w, Flow *f, int from, guint64 n)
 {
-	char *end;
-	guint64 n = g_ascii_strtoull(ev->text ? ev->text : "", &end, 10);
-	if (!ev->text || end == ev->text || n == 0)
-		return;
-	int from = side_of(f, ev);
-	if (from < 0) {
-		/* both ends have one name: the arrival is from the end with
-		 * bytes still on the way */
-		End *c = &f->end[CLIENT];
-		from = c->sent - c->delivered >= n ? CLIENT : SERVER;
-	}
 	End *snd = &f->end[from];
 	flow_establish(w, f);
 	snd->delivered = MIN(snd->sent, snd->delivered + n);
@@ -386,11 +292,8 @@ static void on_recv(PcapWriter *w, Flow *f, const MsEvent *ev)
 	maybe_forget(w, f);
 }
 
-static void on_close(PcapWriter *w, Flow *f, const MsEvent *ev)
+static void on_fin(PcapWriter *w, Flow *f, int from)
 {
-	int from = side_of(f, ev);
-	if (from < 0)
-		from = f->end[CLIENT].fin_sent ? SERVER : CLIENT;
 	End *me = &f->end[from];
 	if (me->fin_sent)
 		return;
@@ -405,6 +308,7 @@ static void on_close(PcapWriter *w, Flow *f, const MsEvent *ev)
 	maybe_forget(w, f);
 }
 
+/* Whoever tore it down, the capture shows the server's RST. */
 static void on_reset(PcapWriter *w, Flow *f)
 {
 	flow_establish(w, f);
@@ -414,13 +318,14 @@ static void on_reset(PcapWriter *w, Flow *f)
 
 /* ---- datagrams ----------------------------------------------------------- */
 
-static void on_datagram(PcapWriter *w, const MsEvent *ev)
+static void on_datagram(PcapWriter *w, const MsNetInfo *net, GBytes *payload)
 {
-	PcapUdpHeader h = { .ip_id = w->ip_id++ };
-	if (!parse_pair(ev->text, "datagram ", h.src, &h.sport, h.dst, &h.dport))
+	PcapUdpHeader h = { 0 };
+	if (!payload || !ipv4_of(&net->src, h.src, &h.sport) || !ipv4_of(&net->dst, h.dst, &h.dport))
 		return;
+	h.ip_id = w->ip_id++;
 	gsize len;
-	const guint8 *data = g_bytes_get_data(ev->payload, &len);
+	const guint8 *data = g_bytes_get_data(payload, &len);
 	g_autoptr(GPtrArray) frames = pcap_frame_udp(&h, data, len, PCAP_FRAME_LINK_ETHERNET);
 	for (guint i = 0; frames && i < frames->len; i++)
 		dump(w, g_ptr_array_index(frames, i));
@@ -431,42 +336,52 @@ static void on_datagram(PcapWriter *w, const MsEvent *ev)
 static void writer_write(MsSink *self, const MsEvent *ev)
 {
 	PcapWriter *w = (PcapWriter *)self;
+	const MsNetInfo *net = &ev->net;
+	/* only the net of an event, never its text: the text is for people */
+	if (net->action == MS_NET_NONE || !ms_net_info_valid(net))
+		return;
 	w->now = ev->t_us;
-	if (ev->conn == 0) {
-		if (ev->kind == MS_EV_CONNECT && ev->text && g_str_has_prefix(ev->text, "SYN "))
-			on_syn(w, ev);
-		else if (ev->kind == MS_EV_ERROR && ev->text && g_str_has_prefix(ev->text, "connect to "))
-			on_connect_failed(w, ev);
-		else if (ev->kind == MS_EV_SEND && ev->payload && ev->text && g_str_has_prefix(ev->text, "datagram "))
-			on_datagram(w, ev);
+	switch (net->action) {
+	case MS_NET_SYN:
+		on_syn(w, net);
+		return;
+	case MS_NET_REFUSED:
+	case MS_NET_UNANSWERED:
+		on_connect_failed(w, net);
+		return;
+	case MS_NET_DATAGRAM:
+		on_datagram(w, net, ev->payload);
+		return;
+	default:
+		break;
+	}
+	if (ev->conn == 0)
+		return;   /* the rest is about one connection */
+	if (net->action == MS_NET_ACCEPT) {
+		on_accept(w, ev->conn, net);
 		return;
 	}
-	if (ev->kind == MS_EV_ACCEPT) {
-		if (!g_hash_table_contains(w->flows, &ev->conn))
-			on_accept(w, ev);
-		return;
-	}
-	if (ev->kind == MS_EV_CONNECT) {
-		on_connected(w, ev);
+	if (net->action == MS_NET_ESTABLISHED) {
+		on_established(w, ev->conn, net);
 		return;
 	}
 	Flow *f = g_hash_table_lookup(w->flows, &ev->conn);
-	if (!f)
-		return;
-	switch (ev->kind) {
-	case MS_EV_SEND:
-		if (ev->payload && g_bytes_get_size(ev->payload) > 0)
-			on_send(w, f, ev);
+	int from = f ? side_of(f, net) : -1;
+	if (from < 0)
+		return;   /* a connection whose SYN we did not see */
+	switch (net->action) {
+	case MS_NET_DATA:
+		if (ev->payload)
+			on_data(w, f, from, ev->payload);
 		break;
-	case MS_EV_RECV:
-		on_recv(w, f, ev);
+	case MS_NET_ARRIVED:
+		on_arrived(w, f, from, net->bytes);
 		break;
-	case MS_EV_CLOSE:
-		on_close(w, f, ev);
+	case MS_NET_FIN:
+		on_fin(w, f, from);
 		break;
-	case MS_EV_ERROR:
-		if (ev->text && g_str_has_prefix(ev->text, "connection reset"))
-			on_reset(w, f);
+	case MS_NET_RESET:
+		on_reset(w, f);
 		break;
 	default:
 		break;
@@ -485,8 +400,7 @@ static void writer_destroy(MsSink *self)
 	pcap_dump_close(w->dumper);
 	pcap_close(w->dead);
 	g_hash_table_destroy(w->flows);
-	g_hash_table_destroy(w->syns);
-	g_queue_clear_full(&w->syn_order, g_free);
+	g_hash_table_destroy(w->syns);   /* the Syns, and with them syn_order's links */
 	g_free(w);
 }
 
@@ -510,8 +424,8 @@ MsSink *pcap_writer_new(const char *path, const PcapWriterOptions *opts, GError 
 	w->dead = dead;
 	w->dumper = dumper;
 	w->epoch_us = opts && opts->epoch_us ? opts->epoch_us : PCAP_WRITER_DEFAULT_EPOCH_US;
-	w->flows = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, flow_free);
-	w->syns = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, syn_free);
+	w->flows = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, g_free);
+	w->syns = g_hash_table_new_full(ms_endpoint_hash, (GEqualFunc)ms_endpoint_equal, NULL, g_free);
 	g_queue_init(&w->syn_order);
 	return &w->base;
 }

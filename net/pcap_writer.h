@@ -1,8 +1,8 @@
 /* net/pcap_writer.h - the simulated traffic as a pcap file Wireshark can read.
  *
- * A sink on the event bus: it turns the connection layer's events (SYN,
- * accept, connected, SEND payloads, arrivals, close, reset, datagrams) into
- * Ethernet/IPv4/TCP/UDP frames with the world's addresses and ports, a
+ * A sink on the event bus: it turns what events record about packets (their
+ * net: SYN, accept, established, data, arrivals, FIN, reset, refusal,
+ * datagrams; sim/kernel/event.h) into Ethernet/IPv4/TCP/UDP frames with the world's addresses and ports, a
  * three-way handshake (RFC 9293 3.5), sequence and acknowledgment numbers
  * that add up, ACKs when bytes arrive, FIN at close and right checksums.
  *
@@ -38,12 +38,11 @@ typedef struct {
  * sink is destroyed (ms_bus_free, ms_sched_free).  NULL and a
  * PCAP_WRITER_ERROR when the file cannot be created.
  *
- * Events it reads (net/conn.c, net/simnet.c): CONNECT "SYN A:P -> B:P",
- * ACCEPT "accepted A:P on port N", CONNECT "connected A:P -> B:P", SEND with
- * a payload on a connection (text "C: ..." or "S: ..."), RECV "N bytes
- * arrived", CLOSE, ERROR "connection reset: ..." and "connect to B:P
- * failed: ...", SEND "datagram A:P -> B:P, N bytes".  A connection whose SYN
- * it did not see is left out. */
+ * It reads only an event's net, time, conn and payload, never its text (a
+ * line can be reworded for students without changing a frame), and skips a
+ * net that breaks the contract (ms_net_info_valid).  Frames are IPv4: a
+ * flow with an IPv6 end is left out, as is a connection whose SYN it did
+ * not see with both ends (the real network's SYN has no known source). */
 MsSink *pcap_writer_new(const char *path, const PcapWriterOptions *opts, GError **error);
 
 /* Frames written so far (for tests and the closing note). */

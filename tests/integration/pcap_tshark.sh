@@ -2,7 +2,8 @@
 # tests/integration/pcap_tshark.sh - the pcap exporter and `mailsim watch`:
 # Wireshark's tshark reads `mailsim run --pcap` files without a complaint
 # (checksums validated, no analysis warnings) and finds the SMTP dialogue,
-# the DNS MX answers, IMAP and POP3 in order; `mailsim watch -r` turns the
+# the DNS MX answers, IMAP and POP3 in order; the run's JSON Lines log
+# names the SYNs the capture shows; `mailsim watch -r` turns the
 # same file back into event lines; and `mailsim watch -i lo` sees Python's
 # smtplib talk to `mailsim serve`.
 . "$(dirname "$0")/../lib.sh"
@@ -28,7 +29,7 @@ ts() { tshark -n -r "$@" $TS 2>/dev/null; }
 
 # ---- the export ---------------------------------------------------------
 P="$TMP/relay.pcap"
-if ./mailsim run scenarios/relay-path.scn --pcap "$P" -q >"$TMP/run.log" 2>&1; then
+if ./mailsim run scenarios/relay-path.scn --pcap "$P" --events "$TMP/relay.jsonl" -q >"$TMP/run.log" 2>&1; then
 	pass "mailsim run --pcap: the scenario passes with the pcap sink attached"
 else
 	fail "mailsim run --pcap exited $? ($(tail -n 3 "$TMP/run.log"))"
@@ -39,6 +40,24 @@ all=$(ts "$P")
 expect_match "$all" 'TCP .*\[SYN\] Seq=0' "tshark sees a SYN"
 expect_match "$all" 'TCP .*\[SYN, ACK\] Seq=0 Ack=1' "tshark sees the SYN-ACK"
 expect_match "$all" 'FIN, ACK' "tshark sees FIN at close"
+
+# the exporter goes by the events' net, which the log records: one SYN frame
+# per SYN with both ends known, from the same client endpoints
+log_syns=$(python3 - "$TMP/relay.jsonl" <<'EOF'
+import json, sys
+for line in open(sys.argv[1]):
+    net = json.loads(line).get("net")
+    if net and net["action"] == "syn" and net["src"]:
+        print(net["src"], net["dst"])
+EOF
+)
+cap_syns=$(ts "$P" -Y 'tcp.flags.syn == 1 && tcp.flags.ack == 0' -T fields -e ip.src -e tcp.srcport -e ip.dst -e tcp.dstport \
+	| awk '{ print $1 ":" $2, $3 ":" $4 }')
+if [ -n "$log_syns" ] && [ "$log_syns" = "$cap_syns" ]; then
+	pass "the log's SYN endpoints are the capture's SYNs ($(printf '%s\n' "$log_syns" | wc -l))"
+else
+	fail "SYNs differ: log [$log_syns], capture [$cap_syns]"
+fi
 
 bad=$(ts "$P" -Y 'tcp.analysis.flags || tcp.checksum.status == 0 || udp.checksum.status == 0 || ip.checksum.status == 0')
 if [ -z "$bad" ]; then

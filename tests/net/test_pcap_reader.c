@@ -927,11 +927,19 @@ END_TEST
 
 /* ---- the reader: a file the writer made ---------------------------------------------- */
 
+#define MTA "192.0.2.10:49155"
+#define MX "198.51.100.20:25"
+
+/* An event as net/conn.c makes it: the writer reads its net (action, from
+ * end src to end dst, bytes arrived), not its text. */
 static void feed(MsSink *sink, gint64 t, MsEventKind kind, const char *from, const char *to,
-                 guint64 conn, const char *text, const char *payload)
+                 guint64 conn, MsNetAction action, const char *src, const char *dst, guint64 bytes,
+                 const char *text, const char *payload)
 {
 	g_autoptr(GBytes) p = payload ? g_bytes_new(payload, strlen(payload)) : NULL;
-	MsEvent ev = { .t_us = t, .kind = kind, .from = from, .to = to, .text = text, .conn = conn, .payload = p };
+	MsEvent ev = { .t_us = t, .kind = kind, .from = from, .to = to, .text = text, .conn = conn, .payload = p,
+	               .net = { .action = action, .transport = ms_net_action_transport(action), .bytes = bytes } };
+	ck_assert(ms_endpoint_parse(&ev.net.src, src) && ms_endpoint_parse(&ev.net.dst, dst));
 	sink->write(sink, &ev);
 }
 
@@ -940,17 +948,17 @@ static char *write_fixture(const char *dir)
 	char *path = g_build_filename(dir, "fixture.pcap", NULL);
 	MsSink *w = pcap_writer_new(path, NULL, NULL);
 	ck_assert_ptr_nonnull(w);
-	feed(w, 1000000, MS_EV_CONNECT, "mta", "mx", 0, "SYN 192.0.2.10:49155 -> 198.51.100.20:25", NULL);
-	feed(w, 1020000, MS_EV_ACCEPT, "mx", "mta", 3, "accepted 192.0.2.10:49155 on port 25", NULL);
-	feed(w, 1020000, MS_EV_SEND, "mx", "mta", 3, "S: 220 mx", "220 mx ESMTP\r\n");
-	feed(w, 1040000, MS_EV_CONNECT, "mta", "mx", 3, "connected 192.0.2.10:49155 -> 198.51.100.20:25", NULL);
-	feed(w, 1040000, MS_EV_RECV, "mx", "mta", 3, "14 bytes arrived", NULL);
-	feed(w, 1040000, MS_EV_SEND, "mta", "mx", 3, "C: RCPT", "RCPT TO:<bob@example.org>\r\n");
-	feed(w, 1060000, MS_EV_RECV, "mta", "mx", 3, "27 bytes arrived", NULL);
-	feed(w, 1060000, MS_EV_SEND, "mx", "mta", 3, "S: 250", "250 2.1.5 Ok\r\n");
-	feed(w, 1060000, MS_EV_CLOSE, "mx", "mta", 3, "close", NULL);
-	feed(w, 1080000, MS_EV_RECV, "mx", "mta", 3, "14 bytes arrived", NULL);
-	feed(w, 1080000, MS_EV_CLOSE, "mta", "mx", 3, "close", NULL);
+	feed(w, 1000000, MS_EV_CONNECT, "mta", "mx", 0, MS_NET_SYN, MTA, MX, 0, "SYN", NULL);
+	feed(w, 1020000, MS_EV_ACCEPT, "mx", "mta", 3, MS_NET_ACCEPT, MX, MTA, 0, "accepted", NULL);
+	feed(w, 1020000, MS_EV_SEND, "mx", "mta", 3, MS_NET_DATA, MX, MTA, 0, "S: 220 mx", "220 mx ESMTP\r\n");
+	feed(w, 1040000, MS_EV_CONNECT, "mta", "mx", 3, MS_NET_ESTABLISHED, MTA, MX, 0, "connected", NULL);
+	feed(w, 1040000, MS_EV_RECV, "mx", "mta", 3, MS_NET_ARRIVED, MX, MTA, 14, "14 bytes arrived", NULL);
+	feed(w, 1040000, MS_EV_SEND, "mta", "mx", 3, MS_NET_DATA, MTA, MX, 0, "C: RCPT", "RCPT TO:<bob@example.org>\r\n");
+	feed(w, 1060000, MS_EV_RECV, "mta", "mx", 3, MS_NET_ARRIVED, MTA, MX, 27, "27 bytes arrived", NULL);
+	feed(w, 1060000, MS_EV_SEND, "mx", "mta", 3, MS_NET_DATA, MX, MTA, 0, "S: 250", "250 2.1.5 Ok\r\n");
+	feed(w, 1060000, MS_EV_CLOSE, "mx", "mta", 3, MS_NET_FIN, MX, MTA, 0, "close", NULL);
+	feed(w, 1080000, MS_EV_RECV, "mx", "mta", 3, MS_NET_ARRIVED, MX, MTA, 14, "14 bytes arrived", NULL);
+	feed(w, 1080000, MS_EV_CLOSE, "mta", "mx", 3, MS_NET_FIN, MTA, MX, 0, "close", NULL);
 	w->destroy(w);
 	return path;
 }

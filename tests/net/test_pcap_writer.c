@@ -5,7 +5,10 @@
  * segment starting where the previous one ended, no acknowledgment of bytes
  * not yet sent, nothing after a FIN, segments within the MSS.  The events
  * come from a hand-written exchange and from a real run of the simulated
- * network (so a change in the texts conn.c emits breaks a test here).
+ * network (so a change in the net conn.c and simnet.c give events breaks a
+ * test here); the writer reads their net only, so rewording their texts
+ * changes no byte of the file, and a run's JSON Lines log read back makes
+ * the same file as the run itself.
  */
 #include "tests/ms_test.h"
 #include "net/pcap_writer.h"
@@ -14,6 +17,7 @@
 #include "net/simnet.h"
 
 #include <pcap.h>
+#include <stdio.h>
 
 /* ---- reading a file back -------------------------------------------------- */
 
@@ -219,12 +223,38 @@ static GPtrArray *check_tcp(GPtrArray *frames)
 	return conns;
 }
 
-static void feed(MsSink *sink, gint64 t, MsEventKind kind, const char *from, const char *to,
-                 guint64 conn, const char *text, const char *payload, gsize len)
+/* What the events say about packets, from endpoints in text ("" or NULL:
+ * not known). */
+static MsNetInfo net(MsNetAction action, const char *src, const char *dst, guint64 bytes)
+{
+	MsNetInfo n = { .action = action, .transport = ms_net_action_transport(action), .bytes = bytes };
+	if (src && *src)
+		ck_assert(ms_endpoint_parse(&n.src, src));
+	if (dst && *dst)
+		ck_assert(ms_endpoint_parse(&n.dst, dst));
+	return n;
+}
+
+/* How write_exchange words its events. */
+typedef enum {
+	WORDS_AS_CONN,    /* the texts and names net/conn.c gives */
+	WORDS_OTHER,      /* every text reworded, every name the same */
+	WORDS_NO_NET,     /* conn.c's texts, but no net: nothing to go by */
+} Words;
+
+static void feed(MsSink *sink, Words words, gint64 t, MsEventKind kind, const char *from, const char *to,
+                 guint64 conn, MsNetInfo n, const char *text, const char *payload, gsize len)
 {
 	g_autoptr(GBytes) p = payload ? g_bytes_new(payload, len ? len : strlen(payload)) : NULL;
 	MsEvent ev = { .t_us = t, .kind = kind, .from = from, .to = to, .proto = "smtp",
-	               .text = text, .conn = conn, .payload = p };
+	               .text = text, .conn = conn, .payload = p, .net = n };
+	if (words == WORDS_OTHER) {
+		/* nothing left of the old wording, and both ends named alike */
+		ev.text = kind == MS_EV_SEND ? "a line, said differently" : "something happened";
+		ev.from = ev.to = "host";
+	} else if (words == WORDS_NO_NET) {
+		ev.net = (MsNetInfo){ 0 };
+	}
 	sink->write(sink, &ev);
 }
 
@@ -236,39 +266,58 @@ static char *tmp_path(const char *dir, const char *name)
 /* ---- a hand-written exchange --------------------------------------------- */
 
 #define T0 1000000
+#define PC "192.0.2.77"
+#define MX "198.51.100.20"
 
 /* The events of an SMTP-like exchange in the order the simulated network
  * emits them: the server greets before the client's "connected". */
-static void write_exchange(MsSink *w, const char *big, gsize big_len)
+static void write_exchange(MsSink *w, Words v, const char *big, gsize big_len)
 {
-	feed(w, T0, MS_EV_CONNECT, "pc", "mx", 0, "SYN 192.0.2.77:49152 -> 198.51.100.20:25", NULL, 0);
-	feed(w, T0 + 20000, MS_EV_ACCEPT, "mx", "pc", 1, "accepted 192.0.2.77:49152 on port 25", NULL, 0);
-	feed(w, T0 + 20000, MS_EV_SEND, "mx", "pc", 1, "S: 220 mx ESMTP", "220 mx ESMTP\r\n", 0);
-	feed(w, T0 + 40000, MS_EV_CONNECT, "pc", "mx", 1, "connected 192.0.2.77:49152 -> 198.51.100.20:25", NULL, 0);
-	feed(w, T0 + 40000, MS_EV_RECV, "mx", "pc", 1, "14 bytes arrived", NULL, 0);
-	feed(w, T0 + 40000, MS_EV_SEND, "pc", "mx", 1, "C: EHLO pc", "EHLO pc\r\n", 0);
-	/* a display-only line: no payload, no frame */
-	feed(w, T0 + 40000, MS_EV_SEND, "pc", "mx", 1, "C: (shown only)", NULL, 0);
-	feed(w, T0 + 60000, MS_EV_RECV, "pc", "mx", 1, "9 bytes arrived", NULL, 0);
-	feed(w, T0 + 60000, MS_EV_SEND, "mx", "pc", 1, "S: 250 ok", "250 ok\r\n", 0);
-	feed(w, T0 + 60000, MS_EV_SEND, "mx", "pc", 1, "S: 354 go", "354 go\r\n", 0);
-	feed(w, T0 + 80000, MS_EV_RECV, "mx", "pc", 1, "16 bytes arrived", NULL, 0);
-	feed(w, T0 + 80000, MS_EV_SEND, "pc", "mx", 1, "C: (message)", big, big_len);
+	feed(w, v, T0, MS_EV_CONNECT, "pc", "mx", 0, net(MS_NET_SYN, PC ":49152", MX ":25", 0),
+	     "SYN 192.0.2.77:49152 -> 198.51.100.20:25", NULL, 0);
+	feed(w, v, T0 + 20000, MS_EV_ACCEPT, "mx", "pc", 1, net(MS_NET_ACCEPT, MX ":25", PC ":49152", 0),
+	     "accepted 192.0.2.77:49152 on port 25", NULL, 0);
+	feed(w, v, T0 + 20000, MS_EV_SEND, "mx", "pc", 1, net(MS_NET_DATA, MX ":25", PC ":49152", 0),
+	     "S: 220 mx ESMTP", "220 mx ESMTP\r\n", 0);
+	feed(w, v, T0 + 40000, MS_EV_CONNECT, "pc", "mx", 1, net(MS_NET_ESTABLISHED, PC ":49152", MX ":25", 0),
+	     "connected 192.0.2.77:49152 -> 198.51.100.20:25", NULL, 0);
+	feed(w, v, T0 + 40000, MS_EV_RECV, "mx", "pc", 1, net(MS_NET_ARRIVED, MX ":25", PC ":49152", 14),
+	     "14 bytes arrived", NULL, 0);
+	feed(w, v, T0 + 40000, MS_EV_SEND, "pc", "mx", 1, net(MS_NET_DATA, PC ":49152", MX ":25", 0),
+	     "C: EHLO pc", "EHLO pc\r\n", 0);
+	/* a display-only line: no payload, no net, no frame */
+	feed(w, v, T0 + 40000, MS_EV_SEND, "pc", "mx", 1, net(MS_NET_NONE, NULL, NULL, 0), "C: (shown only)", NULL, 0);
+	feed(w, v, T0 + 60000, MS_EV_RECV, "pc", "mx", 1, net(MS_NET_ARRIVED, PC ":49152", MX ":25", 9),
+	     "9 bytes arrived", NULL, 0);
+	feed(w, v, T0 + 60000, MS_EV_SEND, "mx", "pc", 1, net(MS_NET_DATA, MX ":25", PC ":49152", 0),
+	     "S: 250 ok", "250 ok\r\n", 0);
+	feed(w, v, T0 + 60000, MS_EV_SEND, "mx", "pc", 1, net(MS_NET_DATA, MX ":25", PC ":49152", 0),
+	     "S: 354 go", "354 go\r\n", 0);
+	feed(w, v, T0 + 80000, MS_EV_RECV, "mx", "pc", 1, net(MS_NET_ARRIVED, MX ":25", PC ":49152", 16),
+	     "16 bytes arrived", NULL, 0);
+	feed(w, v, T0 + 80000, MS_EV_SEND, "pc", "mx", 1, net(MS_NET_DATA, PC ":49152", MX ":25", 0),
+	     "C: (message)", big, big_len);
 	/* the server closes while the message is still on its way */
-	feed(w, T0 + 80000, MS_EV_SEND, "mx", "pc", 1, "S: 221 bye", "221 bye\r\n", 0);
-	feed(w, T0 + 80000, MS_EV_CLOSE, "mx", "pc", 1, "close", NULL, 0);
-	feed(w, T0 + 100000, MS_EV_RECV, "pc", "mx", 1, "5000 bytes arrived", NULL, 0);
-	feed(w, T0 + 100000, MS_EV_RECV, "mx", "pc", 1, "9 bytes arrived", NULL, 0);
-	feed(w, T0 + 100000, MS_EV_CLOSE, "pc", "mx", 1, "close", NULL, 0);
+	feed(w, v, T0 + 80000, MS_EV_SEND, "mx", "pc", 1, net(MS_NET_DATA, MX ":25", PC ":49152", 0),
+	     "S: 221 bye", "221 bye\r\n", 0);
+	feed(w, v, T0 + 80000, MS_EV_CLOSE, "mx", "pc", 1, net(MS_NET_FIN, MX ":25", PC ":49152", 0), "close", NULL, 0);
+	feed(w, v, T0 + 100000, MS_EV_RECV, "pc", "mx", 1, net(MS_NET_ARRIVED, PC ":49152", MX ":25", 5000),
+	     "5000 bytes arrived", NULL, 0);
+	feed(w, v, T0 + 100000, MS_EV_RECV, "mx", "pc", 1, net(MS_NET_ARRIVED, MX ":25", PC ":49152", 9),
+	     "9 bytes arrived", NULL, 0);
+	feed(w, v, T0 + 100000, MS_EV_CLOSE, "pc", "mx", 1, net(MS_NET_FIN, PC ":49152", MX ":25", 0), "close", NULL, 0);
 	/* a datagram, a refused connection, an unanswered SYN */
-	feed(w, T0 + 110000, MS_EV_SEND, "mx", "ns", 0, "datagram 198.51.100.20:40000 -> 203.0.113.53:53, 5 bytes",
-	     "query", 0);
-	feed(w, T0 + 120000, MS_EV_CONNECT, "pc", "mx", 0, "SYN 192.0.2.77:49153 -> 198.51.100.20:110", NULL, 0);
-	feed(w, T0 + 160000, MS_EV_ERROR, "pc", "mx", 0,
+	feed(w, v, T0 + 110000, MS_EV_SEND, "mx", "ns", 0, net(MS_NET_DATAGRAM, MX ":40000", "203.0.113.53:53", 0),
+	     "datagram 198.51.100.20:40000 -> 203.0.113.53:53, 5 bytes", "query", 0);
+	feed(w, v, T0 + 120000, MS_EV_CONNECT, "pc", "mx", 0, net(MS_NET_SYN, PC ":49153", MX ":110", 0),
+	     "SYN 192.0.2.77:49153 -> 198.51.100.20:110", NULL, 0);
+	feed(w, v, T0 + 160000, MS_EV_ERROR, "pc", "mx", 0, net(MS_NET_REFUSED, PC ":49153", MX ":110", 0),
 	     "connect to 198.51.100.20:110 failed: 198.51.100.20:110 refused the connection", NULL, 0);
-	feed(w, T0 + 170000, MS_EV_CONNECT, "pc", "far", 0, "SYN 192.0.2.77:49154 -> 203.0.113.9:25", NULL, 0);
+	feed(w, v, T0 + 170000, MS_EV_CONNECT, "pc", "far", 0, net(MS_NET_SYN, PC ":49154", "203.0.113.9:25", 0),
+	     "SYN 192.0.2.77:49154 -> 203.0.113.9:25", NULL, 0);
 	/* events of an unknown connection are ignored */
-	feed(w, T0 + 180000, MS_EV_SEND, "x", "y", 99, "C: stray", "stray\r\n", 0);
+	feed(w, v, T0 + 180000, MS_EV_SEND, "x", "y", 99, net(MS_NET_DATA, "10.0.0.1:1", "10.0.0.2:2", 0),
+	     "C: stray", "stray\r\n", 0);
 }
 
 START_TEST(test_exchange)
@@ -281,7 +330,7 @@ START_TEST(test_exchange)
 	char big[5000];
 	for (gsize i = 0; i < sizeof big; i++)
 		big[i] = (char)('a' + i % 26);
-	write_exchange(w, big, sizeof big);
+	write_exchange(w, WORDS_AS_CONN, big, sizeof big);
 	guint64 written = pcap_writer_frames(w);
 	w->destroy(w);
 
@@ -342,7 +391,7 @@ START_TEST(test_same_events_same_file)
 	for (int i = 0; i < 2; i++) {
 		g_autofree char *path = g_strdup_printf("%s/%d.pcap", dir, i);
 		MsSink *w = pcap_writer_new(path, NULL, NULL);
-		write_exchange(w, big, sizeof big);
+		write_exchange(w, WORDS_AS_CONN, big, sizeof big);
 		w->destroy(w);
 		ck_assert(g_file_get_contents(path, &contents[i], &lens[i], NULL));
 	}
@@ -350,6 +399,78 @@ START_TEST(test_same_events_same_file)
 	ck_assert_mem_eq(contents[0], contents[1], lens[0]);
 	g_free(contents[0]);
 	g_free(contents[1]);
+	ms_test_rmtree(dir);
+}
+END_TEST
+
+/* The writer goes by the events' net alone: every text reworded and every
+ * name made the same changes no byte of the file, and conn.c's texts
+ * without a net make no frame at all. */
+START_TEST(test_wording_free)
+{
+	g_autofree char *dir = ms_test_tmpdir();
+	char big[2000];
+	memset(big, 'y', sizeof big);
+	static const Words words[] = { WORDS_AS_CONN, WORDS_OTHER, WORDS_NO_NET };
+	char *contents[G_N_ELEMENTS(words)];
+	gsize lens[G_N_ELEMENTS(words)];
+	guint64 frames[G_N_ELEMENTS(words)];
+	for (guint i = 0; i < G_N_ELEMENTS(words); i++) {
+		g_autofree char *path = g_strdup_printf("%s/%u.pcap", dir, i);
+		MsSink *w = pcap_writer_new(path, NULL, NULL);
+		write_exchange(w, words[i], big, sizeof big);
+		frames[i] = pcap_writer_frames(w);
+		w->destroy(w);
+		ck_assert(g_file_get_contents(path, &contents[i], &lens[i], NULL));
+	}
+	ck_assert_uint_ge(frames[0], 20);
+	ck_assert_uint_eq(frames[1], frames[0]);
+	ck_assert_uint_eq(lens[1], lens[0]);
+	ck_assert_mem_eq(contents[1], contents[0], lens[0]);
+	ck_assert_uint_eq(frames[2], 0);
+	for (guint i = 0; i < G_N_ELEMENTS(words); i++)
+		g_free(contents[i]);
+	ms_test_rmtree(dir);
+}
+END_TEST
+
+/* A net that breaks the contract, an IPv6 flow, a SYN without a known
+ * source (the real network's) and an end the connection does not have
+ * make no frame. */
+START_TEST(test_unusable_nets)
+{
+	g_autofree char *dir = ms_test_tmpdir();
+	g_autofree char *path = tmp_path(dir, "u.pcap");
+	MsSink *w = pcap_writer_new(path, NULL, NULL);
+	const Words v = WORDS_AS_CONN;
+	/* IPv6 and an unknown source: not in an IPv4 capture */
+	feed(w, v, 1, MS_EV_CONNECT, "a", "b", 0, net(MS_NET_SYN, "[2001:db8::1]:40000", "[2001:db8::2]:25", 0), "", NULL, 0);
+	feed(w, v, 2, MS_EV_ACCEPT, "b", "a", 5, net(MS_NET_ACCEPT, "[2001:db8::2]:25", "[2001:db8::1]:40000", 0), "", NULL, 0);
+	feed(w, v, 3, MS_EV_SEND, "b", "a", 5, net(MS_NET_DATA, "[2001:db8::2]:25", "[2001:db8::1]:40000", 0), "", "220\r\n", 0);
+	feed(w, v, 4, MS_EV_CONNECT, "a", "b", 0, net(MS_NET_SYN, NULL, "10.0.0.2:25", 0), "", NULL, 0);
+	feed(w, v, 5, MS_EV_SEND, "a", "b", 0, net(MS_NET_DATAGRAM, "[2001:db8::1]:53", "[2001:db8::2]:53", 0), "", "q", 0);
+	ck_assert_uint_eq(pcap_writer_frames(w), 0);
+	/* a connection: SYN, SYN-ACK */
+	feed(w, v, 6, MS_EV_CONNECT, "a", "b", 0, net(MS_NET_SYN, "10.0.0.1:40000", "10.0.0.2:25", 0), "", NULL, 0);
+	feed(w, v, 7, MS_EV_ACCEPT, "b", "a", 6, net(MS_NET_ACCEPT, "10.0.0.2:25", "10.0.0.1:40000", 0), "", NULL, 0);
+	ck_assert_uint_eq(pcap_writer_frames(w), 2);
+	/* data said to be UDP, an arrival of nothing, data from a stranger */
+	MsNetInfo udp_data = net(MS_NET_DATA, "10.0.0.2:25", "10.0.0.1:40000", 0);
+	udp_data.transport = MS_TRANSPORT_UDP;
+	feed(w, v, 8, MS_EV_SEND, "b", "a", 6, udp_data, "", "220\r\n", 0);
+	feed(w, v, 9, MS_EV_RECV, "b", "a", 6, net(MS_NET_ARRIVED, "10.0.0.2:25", "10.0.0.1:40000", 0), "", NULL, 0);
+	feed(w, v, 10, MS_EV_SEND, "c", "a", 6, net(MS_NET_DATA, "10.0.0.3:25", "10.0.0.4:40000", 0), "", "x\r\n", 0);
+	ck_assert_uint_eq(pcap_writer_frames(w), 2);
+	/* the server's greeting: the client's ACK ends the handshake, then the data */
+	feed(w, v, 11, MS_EV_SEND, "b", "a", 6, net(MS_NET_DATA, "10.0.0.2:25", "10.0.0.1:40000", 0), "", "220\r\n", 0);
+	ck_assert_uint_eq(pcap_writer_frames(w), 4);
+	w->destroy(w);
+	g_autoptr(GPtrArray) frames = read_frames(path);
+	g_autoptr(GPtrArray) conns = check_tcp(frames);
+	ck_assert_uint_eq(conns->len, 1);
+	Conn *c = g_ptr_array_index(conns, 0);
+	ck_assert_uint_eq(c->side[1].data->len, 5);
+	ck_assert_mem_eq(c->side[1].data->data, "220\r\n", 5);
 	ms_test_rmtree(dir);
 }
 END_TEST
@@ -370,7 +491,8 @@ START_TEST(test_epoch_option)
 	g_autofree char *path = tmp_path(dir, "e.pcap");
 	PcapWriterOptions o = { .epoch_us = G_GINT64_CONSTANT(1000000000) * 1000000 };
 	MsSink *w = pcap_writer_new(path, &o, NULL);
-	feed(w, 2500000, MS_EV_CONNECT, "a", "b", 0, "SYN 10.0.0.1:1000 -> 10.0.0.2:25", NULL, 0);
+	feed(w, WORDS_AS_CONN, 2500000, MS_EV_CONNECT, "a", "b", 0, net(MS_NET_SYN, "10.0.0.1:1000", "10.0.0.2:25", 0),
+	     "SYN 10.0.0.1:1000 -> 10.0.0.2:25", NULL, 0);
 	w->destroy(w);
 	g_autoptr(GPtrArray) frames = read_frames(path);
 	ck_assert_uint_eq(frames->len, 1);
@@ -502,6 +624,10 @@ START_TEST(test_simulated_network)
 	MsSink *w = pcap_writer_new(path, NULL, NULL);
 	ck_assert_ptr_nonnull(w);
 	ms_bus_add_sink(ms_sched_bus(sched), w);
+	char *log = NULL;
+	size_t log_len = 0;
+	FILE *mem = open_memstream(&log, &log_len);
+	ms_bus_add_sink(ms_sched_bus(sched), ms_sink_jsonl_new(mem, FALSE));
 	MsNet *net = ms_net_new(sched);
 	MsHost *pc = ms_net_add_host(net, "home-pc", "192.0.2.77", NULL);
 	MsHost *srv = ms_net_add_host(net, "echo.example.org", "198.51.100.7", NULL);
@@ -516,7 +642,31 @@ START_TEST(test_simulated_network)
 	ms_sched_shutdown(sched);
 	ms_dgram_free(udp);
 	ms_net_free(net);
-	ms_sched_free(sched);   /* destroys the sink: the file is complete */
+	ms_sched_free(sched);   /* destroys the sinks: the file is complete */
+	fclose(mem);
+
+	/* the run's log read back (what `mailsim replay` reads) makes the same file */
+	g_autofree char *again = tmp_path(dir, "replayed.pcap");
+	MsSink *w2 = pcap_writer_new(again, NULL, NULL);
+	g_auto(GStrv) lines = g_strsplit(log, "\n", -1);
+	guint nets = 0;
+	for (guint i = 0; lines[i] && lines[i][0]; i++) {
+		g_autofree char *why = NULL;
+		g_autoptr(MsEvent) ev = ms_sink_jsonl_parse_line(lines[i], strlen(lines[i]), &why);
+		ck_assert_msg(ev != NULL, "line %u: %s", i + 1, why);
+		nets += ev->net.action != MS_NET_NONE;
+		w2->write(w2, ev);
+	}
+	w2->destroy(w2);
+	free(log);
+	ck_assert_uint_ge(nets, 20);
+	g_autofree char *live = NULL, *replayed = NULL;
+	gsize live_len, replayed_len;
+	ck_assert(g_file_get_contents(path, &live, &live_len, NULL));
+	ck_assert(g_file_get_contents(again, &replayed, &replayed_len, NULL));
+	ck_assert_uint_gt(live_len, 24);   /* more than the file header */
+	ck_assert_uint_eq(replayed_len, live_len);
+	ck_assert_mem_eq(replayed, live, live_len);
 
 	g_autoptr(GPtrArray) frames = read_frames(path);
 	g_autoptr(GPtrArray) conns = check_tcp(frames);
@@ -553,6 +703,8 @@ static Suite *pcap_writer_suite(void)
 	Suite *s = suite_create("pcap_writer");
 	MS_ADD_TEST(s, test_exchange, 10);
 	MS_ADD_TEST(s, test_same_events_same_file, 10);
+	MS_ADD_TEST(s, test_wording_free, 10);
+	MS_ADD_TEST(s, test_unusable_nets, 5);
 	MS_ADD_TEST(s, test_open_error, 5);
 	MS_ADD_TEST(s, test_epoch_option, 5);
 	MS_ADD_TEST(s, test_udp_fragments, 5);

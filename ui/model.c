@@ -184,10 +184,13 @@ static gboolean transcript_line(const MsEvent *ev)
 	}
 }
 
-/* "accepted 192.0.2.77:49152 on port 587" -> 587 */
-static guint port_from_accept(const char *text)
+/* The server's port of an ACCEPT: its net says it; a log written before
+ * events had one only in the text ("accepted 192.0.2.77:49152 on port 587"). */
+static guint port_from_accept(const MsEvent *ev)
 {
-	const char *p = text ? strstr(text, "on port ") : NULL;
+	if (ev->net.action == MS_NET_ACCEPT)
+		return ev->net.src.port;
+	const char *p = ev->net.action == MS_NET_NONE && ev->text ? strstr(ev->text, "on port ") : NULL;
 	guint port = 0;
 	if (p && sscanf(p + 8, "%u", &port) == 1 && port <= 65535)
 		return port;
@@ -329,7 +332,7 @@ void ui_model_take(UiModel *m, MsEvent *ev)
 			if (!c->proto && ev->proto && strcmp(ev->proto, "tcp") != 0)
 				c->proto = ev->proto;
 			if (!c->port && ev->kind == MS_EV_ACCEPT)
-				c->port = port_from_accept(ev->text);
+				c->port = port_from_accept(ev);
 		}
 	}
 	g_array_append_val(m->conv_of, conv);

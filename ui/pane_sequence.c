@@ -30,7 +30,9 @@ char *ui_pane_sequence_label(const MsEvent *ev)
 		/* the empty line between a message's header and body */
 		return g_strdup(*text ? text : "(empty line)");
 	case MS_EV_CONNECT: {
-		/* "SYN 192.0.2.77:49152 -> 192.0.2.10:587" -> "SYN :587" */
+		if (ev->net.action == MS_NET_SYN)
+			return g_strdup_printf("SYN :%u", ev->net.dst.port);
+		/* a log from before events had a net: "SYN 192.0.2.77:49152 -> 192.0.2.10:587" -> "SYN :587" */
 		const char *to = strstr(text, "-> ");
 		const char *colon = to ? strrchr(to, ':') : NULL;
 		return colon ? g_strdup_printf("SYN %s", colon) : g_strdup("SYN");

@@ -8,6 +8,7 @@
 #include "sim/runner.h"
 #include "ui/model.h"
 #include "ui/steps.h"
+#include "ui/view.h"   /* ui_pane_sequence_label */
 
 typedef struct {
 	MsEventKind kind;
@@ -512,6 +513,34 @@ START_TEST(test_relay_path_run)
 }
 END_TEST
 
+/* A port shown comes from the event's net when it has one, whatever its
+ * text says (texts may be reworded); logs from before nets keep theirs. */
+START_TEST(test_ports_from_net)
+{
+	UiModel *m = ui_model_new();
+	MsEvent syn = { .seq = 1, .kind = MS_EV_CONNECT, .from = "pc", .to = "mail", .proto = "tcp",
+	                .text = "the client knocks on port 587",
+	                .net = { .action = MS_NET_SYN, .transport = MS_TRANSPORT_TCP } };
+	ck_assert(ms_endpoint_set(&syn.net.src, "192.0.2.77", 49152));
+	ck_assert(ms_endpoint_set(&syn.net.dst, "192.0.2.10", 2525));
+	MsEvent acc = { .seq = 2, .kind = MS_EV_ACCEPT, .from = "mail", .to = "pc", .proto = "smtp",
+	                .text = "accepted 192.0.2.77:49152 on port 587", .conn = 1,
+	                .net = { .action = MS_NET_ACCEPT, .transport = MS_TRANSPORT_TCP,
+	                         .src = syn.net.dst, .dst = syn.net.src } };
+	ui_model_add(m, &syn);
+	ui_model_add(m, &acc);
+	g_autofree char *label = ui_pane_sequence_label(&syn);
+	ck_assert_str_eq(label, "SYN :2525");
+	ck_assert_uint_eq(ui_model_conversation_of(m, 1)->port, 2525);
+	/* without a net, the text as the network layer used to word it */
+	syn.net = (MsNetInfo){ 0 };
+	syn.text = "SYN 192.0.2.77:49152 -> 192.0.2.10:587";
+	g_autofree char *old = ui_pane_sequence_label(&syn);
+	ck_assert_str_eq(old, "SYN :587");
+	ui_model_free(m);
+}
+END_TEST
+
 static Suite *model_suite(void)
 {
 	Suite *s = suite_create("ui-model");
@@ -526,6 +555,7 @@ static Suite *model_suite(void)
 	MS_ADD_TEST(s, test_filter_and_search, 10);
 	MS_ADD_TEST(s, test_hostile_text, 10);
 	MS_ADD_TEST(s, test_relay_path_run, 60);
+	MS_ADD_TEST(s, test_ports_from_net, 10);
 	return s;
 }
 

@@ -1,16 +1,19 @@
 /* sim/cmd_lab.c - `mailsim lab up|down|status`: a scenario's hosts as
  * machines of their own on one computer.
  *
- * Each host that runs something gets a network namespace (ip-netns(8))
- * holding its scenario address on eth0, one end of a veth pair (veth(4))
- * whose other end is a port of a private bridge in a "switch" namespace of
- * its own, and a `mailsim serve --host` serving that host's agents on the
+ * Each machine gets a network namespace (ip-netns(8)) holding its scenario
+ * address on eth0, one end of a veth pair (veth(4)) whose other end is a
+ * port of a private bridge in a "switch" namespace of its own, and, if it
+ * runs servers, a `mailsim serve --host` serving that host's agents on the
  * standard ports.  The root namespace gets no address and no route: the
  * scenario's addresses (documentation ranges, RFC 5737) exist only inside
- * the lab.  What up made is recorded in STATE/lab.ini; down undoes exactly
- * that, stopping only the processes it recorded.
+ * the lab.  The scenario's firewall rules become an nftables table in each
+ * host's namespace (sim/lab_net.h).  What up made is recorded in
+ * STATE/lab.ini; down undoes exactly that, stopping only the processes it
+ * recorded.
  */
 #include "sim/world.h"
+#include "sim/lab_net.h"
 
 #include <glib/gstdio.h>
 
@@ -45,7 +48,9 @@
 #define LAB_LOG_TAIL        2000           /* bytes of a log shown when a server fails */
 
 typedef struct {
-	const ScenarioHost *h;
+	char    *name;       /* the scenario's host, or "client-ADDR" for a script's address no host has */
+	char    *address;
+	guint    roles;      /* ScenarioRole bits; 0: a bare machine */
 	char    *netns;      /* "ms-mx-example-org" */
 	char    *peer;       /* the switch's end of the veth pair: "v2-mx-example-o" */
 	char    *log;        /* STATE/HOST.log */
@@ -63,6 +68,8 @@ typedef struct {
 
 static void lab_host_free(LabHost *lh)
 {
+	g_free(lh->name);
+	g_free(lh->address);
 	g_free(lh->netns);
 	g_free(lh->peer);
 	g_free(lh->log);
@@ -125,34 +132,65 @@ static guint64 process_start_time(GPid pid)
 	return g_ascii_strtoull(fields[19], NULL, 10);
 }
 
-/* Run an ip command; with its error output in error on failure. */
-static gboolean run_ip(Lab *lab, GError **error, ...)
+/* Run a command (ip, tc, nft), printed first with -v; its output in *out_r
+ * (may be NULL: thrown away), its error output in error on failure. */
+static gboolean run_argv(Lab *lab, char **argv, char **out_r, GError **error)
 {
-	g_autoptr(GPtrArray) argv = g_ptr_array_new();
-	g_ptr_array_add(argv, "ip");
-	va_list ap;
-	va_start(ap, error);
-	for (const char *a = va_arg(ap, const char *); a; a = va_arg(ap, const char *))
-		g_ptr_array_add(argv, (char *)a);
-	va_end(ap);
-	g_ptr_array_add(argv, NULL);
 	if (lab->verbose) {
-		g_autofree char *line = g_strjoinv(" ", (char **)argv->pdata);
+		g_autofree char *line = g_strjoinv(" ", argv);
 		printf("  %s\n", line);
 	}
 	g_autofree char *err_out = NULL;
 	int status = 0;
-	if (!g_spawn_sync(NULL, (char **)argv->pdata, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL,
-	                  NULL, NULL, NULL, &err_out, &status, error))
+	GSpawnFlags flags = G_SPAWN_SEARCH_PATH | (out_r ? 0 : G_SPAWN_STDOUT_TO_DEV_NULL);
+	if (!g_spawn_sync(NULL, argv, NULL, flags, NULL, NULL, out_r, &err_out, &status, error))
 		return FALSE;
 	if (!g_spawn_check_wait_status(status, NULL)) {
-		g_autofree char *line = g_strjoinv(" ", (char **)argv->pdata);
+		g_autofree char *line = g_strjoinv(" ", argv);
 		g_set_error(error, G_SPAWN_ERROR, G_SPAWN_ERROR_FAILED, "%s: %s", line,
 		            err_out && *err_out ? g_strstrip(err_out) : "failed");
+		if (out_r)
+			g_clear_pointer(out_r, g_free);
 		return FALSE;
 	}
 	return TRUE;
 }
+
+/* The arguments of a va_list up to NULL, as an argv (NULL-terminated). */
+static GPtrArray *argv_from(va_list ap)
+{
+	GPtrArray *argv = g_ptr_array_new();
+	for (const char *a = va_arg(ap, const char *); a; a = va_arg(ap, const char *))
+		g_ptr_array_add(argv, (char *)a);
+	g_ptr_array_add(argv, NULL);
+	return argv;
+}
+
+/* run_argv with the arguments listed, NULL last: "ip", "-n", ns, ... */
+static gboolean run_cmd(Lab *lab, GError **error, ...) G_GNUC_NULL_TERMINATED;
+
+static gboolean run_cmd(Lab *lab, GError **error, ...)
+{
+	va_list ap;
+	va_start(ap, error);
+	g_autoptr(GPtrArray) argv = argv_from(ap);
+	va_end(ap);
+	return run_argv(lab, (char **)argv->pdata, NULL, error);
+}
+
+/* run_cmd keeping the output in *out_r. */
+static gboolean run_cmd_output(Lab *lab, char **out_r, GError **error, ...) G_GNUC_NULL_TERMINATED;
+
+static gboolean run_cmd_output(Lab *lab, char **out_r, GError **error, ...)
+{
+	va_list ap;
+	va_start(ap, error);
+	g_autoptr(GPtrArray) argv = argv_from(ap);
+	va_end(ap);
+	return run_argv(lab, (char **)argv->pdata, out_r, error);
+}
+
+#define run_ip(lab, error, ...) run_cmd((lab), (error), "ip", __VA_ARGS__)
 
 static gboolean record_save(Lab *lab, GError **error)
 {
@@ -268,11 +306,42 @@ static gboolean lab_alive(Lab *lab)
 
 /* ---- up ---------------------------------------------------------------- */
 
+static LabHost *lab_host_by_address(GPtrArray *hosts, const char *address)
+{
+	for (guint i = 0; i < hosts->len; i++) {
+		LabHost *lh = g_ptr_array_index(hosts, i);
+		if (!strcmp(lh->address, address))
+			return lh;
+	}
+	return NULL;
+}
+
+/* One machine of the lab: its namespace's name, its cable's, its log. */
+static void plan_host(GPtrArray *hosts, const char *prefix, const char *state, GHashTable *taken,
+                      const char *name, const char *address, guint roles)
+{
+	LabHost *lh = g_new0(LabHost, 1);
+	lh->name = g_strdup(name);
+	lh->address = g_strdup(address);
+	lh->roles = roles;
+	lh->netns = netns_name(prefix, name, taken);
+	g_autofree char *peer = g_strdup_printf("v%u-%s", hosts->len + 1, name);
+	for (char *p = peer; *p; p++)
+		if (*p == '.')
+			*p = '-';
+	peer[MIN(strlen(peer), LAB_IFNAME_MAX)] = '\0';
+	lh->peer = g_steal_pointer(&peer);
+	g_autofree char *logname = g_strconcat(name, ".log", NULL);
+	lh->log = g_build_filename(state, logname, NULL);
+	lh->serves = (roles & ~(guint)SCENARIO_ROLE_MUA) != 0;
+	g_ptr_array_add(hosts, lh);
+}
+
 /* The host's own wire: eth0 in its namespace with its scenario address,
  * the other end a port of the bridge; a route to each other host. */
 static gboolean wire_host(Lab *lab, const char *sw, LabHost *lh, GPtrArray *all, GError **error)
 {
-	g_autofree char *cidr = g_strdup_printf("%s/32", lh->h->address);
+	g_autofree char *cidr = g_strdup_printf("%s/32", lh->address);
 	if (!run_ip(lab, error, "netns", "add", lh->netns, NULL) ||
 	    !run_ip(lab, error, "link", "add", LAB_HOST_IFACE, "netns", lh->netns, "type", "veth",
 	            "peer", "name", lh->peer, "netns", sw, NULL) ||
@@ -290,11 +359,31 @@ static gboolean wire_host(Lab *lab, const char *sw, LabHost *lh, GPtrArray *all,
 		LabHost *other = g_ptr_array_index(all, i);
 		if (other == lh)
 			continue;
-		g_autofree char *to = g_strdup_printf("%s/32", other->h->address);
+		g_autofree char *to = g_strdup_printf("%s/32", other->address);
 		if (!run_ip(lab, error, "-n", lh->netns, "route", "add", to, "dev", LAB_HOST_IFACE, NULL))
 			return FALSE;
 	}
 	return TRUE;
+}
+
+/* The scenario's firewall rules for the host, as the simulation judges
+ * them (sim/lab_net.h), loaded into its namespace before any server
+ * starts.  The script stays beside the log (STATE/HOST.nft) for reading. */
+static gboolean apply_firewall(Lab *lab, const Scenario *scn, LabHost *lh, const char *state, GError **error)
+{
+	guint rules = 0;
+	g_autofree char *script = lab_net_firewall_script(scn, lh->name, &rules);
+	if (!script)
+		return TRUE;
+	g_autofree char *file = g_strconcat(lh->name, ".nft", NULL);
+	g_autofree char *path = g_build_filename(state, file, NULL);
+	if (!g_file_set_contents(path, script, -1, error) ||
+	    !run_cmd(lab, error, "ip", "netns", "exec", lh->netns, "nft", "-f", path, NULL))
+		return FALSE;
+	g_autofree char *group = host_group(lh->name);
+	g_key_file_set_string(lab->record, group, "firewall", path);
+	g_key_file_set_integer(lab->record, group, "firewall_rules", (gint)rules);
+	return record_save(lab, error);
 }
 
 static void child_detach(gpointer data)
@@ -317,7 +406,7 @@ static gboolean start_server(Lab *lab, LabHost *lh, const char *self, const char
 	argv[a++] = "serve";
 	argv[a++] = scenario;
 	argv[a++] = "--host";
-	argv[a++] = lh->h->name;
+	argv[a++] = lh->name;
 	argv[a++] = "--state";
 	argv[a++] = state;
 	if (plaintext)
@@ -346,7 +435,7 @@ static gboolean start_server(Lab *lab, LabHost *lh, const char *self, const char
 	close(null);
 	if (!ok)
 		return FALSE;
-	g_autofree char *group = host_group(lh->h->name);
+	g_autofree char *group = host_group(lh->name);
 	g_key_file_set_integer(lab->record, group, "pid", (gint)lh->pid);
 	g_key_file_set_uint64(lab->record, group, "started", process_start_time(lh->pid));
 	return record_save(lab, error);
@@ -361,7 +450,7 @@ static gboolean wait_ready(GPtrArray *hosts, GError **error)
 		LabHost *lh = g_ptr_array_index(hosts, i);
 		if (!lh->serves)
 			continue;
-		g_autofree char *ready = g_strdup_printf("mailsim serve: %s ready\n", lh->h->name);
+		g_autofree char *ready = g_strdup_printf("mailsim serve: %s ready\n", lh->name);
 		for (;;) {
 			g_autofree char *text = NULL;
 			gsize len = 0;
@@ -372,7 +461,7 @@ static gboolean wait_ready(GPtrArray *hosts, GError **error)
 			if (dead || g_get_monotonic_time() > deadline) {
 				const char *tail = text && len > LAB_LOG_TAIL ? text + len - LAB_LOG_TAIL : text;
 				g_set_error(error, G_SPAWN_ERROR, G_SPAWN_ERROR_FAILED, "the server of %s %s; its log (%s):\n%s",
-				            lh->h->name, dead ? "exited" : "is not ready in time", lh->log,
+				            lh->name, dead ? "exited" : "is not ready in time", lh->log,
 				            tail ? tail : "");
 				return FALSE;
 			}
@@ -386,8 +475,8 @@ static const char *find_role(GPtrArray *hosts, guint role, gboolean want_netns)
 {
 	for (guint i = 0; i < hosts->len; i++) {
 		LabHost *lh = g_ptr_array_index(hosts, i);
-		if (lh->h->roles & role)
-			return want_netns ? lh->netns : lh->h->address;
+		if (lh->roles & role)
+			return want_netns ? lh->netns : lh->address;
 	}
 	return NULL;
 }
@@ -402,7 +491,7 @@ static char *roles_text(guint roles)
 }
 
 /* self: this mailsim, named so in the hints unless it is the one on the PATH. */
-static void print_lab(const Scenario *scn, GPtrArray *hosts, const char *sw, const char *state, const char *self)
+static void print_lab(Lab *lab, const Scenario *scn, GPtrArray *hosts, const char *sw, const char *state, const char *self)
 {
 	g_autofree char *on_path = g_find_program_in_path("mailsim");
 	g_autofree char *on_path_real = on_path ? g_canonicalize_filename(on_path, NULL) : NULL;
@@ -412,10 +501,19 @@ static void print_lab(const Scenario *scn, GPtrArray *hosts, const char *sw, con
 	printf("  %-28s %-16s %-20s %s\n", "namespace", "address", "runs", "server");
 	for (guint i = 0; i < hosts->len; i++) {
 		LabHost *lh = g_ptr_array_index(hosts, i);
-		g_autofree char *roles = roles_text(lh->h->roles);
+		g_autofree char *roles = roles_text(lh->roles);
 		g_autofree char *server = lh->serves ? g_strdup_printf("pid %d, log %s", (int)lh->pid, lh->log)
 		                                     : g_strdup("(clients: run your own here)");
-		printf("  %-28s %-16s %-20s %s\n", lh->netns, lh->h->address, roles, server);
+		printf("  %-28s %-16s %-20s %s\n", lh->netns, lh->address, *roles ? roles : "-", server);
+	}
+	for (guint i = 0; i < hosts->len; i++) {
+		LabHost *lh = g_ptr_array_index(hosts, i);
+		g_autofree char *group = host_group(lh->name);
+		g_autofree char *fw = g_key_file_get_string(lab->record, group, "firewall", NULL);
+		if (fw)
+			printf("Firewall of %s: %d rule(s) from the scenario (%s); its counters:\n"
+			       "  ip netns exec %s nft list table inet " LAB_NET_TABLE "\n", lh->name,
+			       g_key_file_get_integer(lab->record, group, "firewall_rules", NULL), fw, lh->netns);
 	}
 	LabHost *first = g_ptr_array_index(hosts, 0);
 	printf("Watch the traffic (as root):\n"
@@ -452,6 +550,12 @@ static int lab_up(const char *scenario_arg, const char *state_arg, const char *p
 		fprintf(stderr, "%s\n", error->message);
 		return 2;
 	}
+	g_autofree char *nft = g_find_program_in_path("nft");
+	if (scn->firewall->len && !nft) {
+		fprintf(stderr, "mailsim lab: %s has firewall rules, and the nft command is missing "
+		        "(Debian: apt-get install nftables)\n", scn->filename);
+		return 1;
+	}
 	/* the servers run elsewhere (cwd kept, but the record must not depend on it) */
 	g_autofree char *scenario = g_str_has_prefix(scenario_arg, "builtin:") || g_path_is_absolute(scenario_arg)
 	                            ? g_strdup(scenario_arg) : g_canonicalize_filename(scenario_arg, NULL);
@@ -481,21 +585,16 @@ static int lab_up(const char *scenario_arg, const char *state_arg, const char *p
 	g_autoptr(GPtrArray) hosts = g_ptr_array_new_with_free_func((GDestroyNotify)lab_host_free);
 	for (guint i = 0; i < scn->hosts->len; i++) {
 		const ScenarioHost *h = g_ptr_array_index(scn->hosts, i);
-		if (!h->roles)
-			continue;   /* a bare machine: nothing runs there */
-		LabHost *lh = g_new0(LabHost, 1);
-		lh->h = h;
-		lh->netns = netns_name(prefix, h->name, taken);
-		g_autofree char *peer = g_strdup_printf("v%u-%s", hosts->len + 1, h->name);
-		for (char *p = peer; *p; p++)
-			if (*p == '.')
-				*p = '-';
-		peer[MIN(strlen(peer), LAB_IFNAME_MAX)] = '\0';
-		lh->peer = g_steal_pointer(&peer);
-		g_autofree char *logname = g_strconcat(h->name, ".log", NULL);
-		lh->log = g_build_filename(state, logname, NULL);
-		lh->serves = (h->roles & ~(guint)SCENARIO_ROLE_MUA) != 0;
-		g_ptr_array_add(hosts, lh);
+		plan_host(hosts, prefix, state, taken, h->name, h->address, h->roles);
+	}
+	/* A raw session from an address no host has: a bare machine there, as
+	 * the simulation adds one (sim/world.c), named as it names it. */
+	for (guint i = 0; i < scn->actions->len; i++) {
+		const ScenarioAction *a = g_ptr_array_index(scn->actions, i);
+		if (a->kind != SCENARIO_ACTION_RAW_SESSION || a->source_host || lab_host_by_address(hosts, a->address))
+			continue;
+		g_autofree char *name = g_strdup_printf("client-%s", a->address);
+		plan_host(hosts, prefix, state, taken, name, a->address, 0);
 	}
 	int rc = 0;
 	for (guint i = 0; i <= hosts->len; i++) {
@@ -520,9 +619,9 @@ static int lab_up(const char *scenario_arg, const char *state_arg, const char *p
 	g_key_file_set_string(lab->record, "lab", "bridge", LAB_BRIDGE);
 	for (guint i = 0; i < hosts->len; i++) {
 		LabHost *lh = g_ptr_array_index(hosts, i);
-		g_autofree char *group = host_group(lh->h->name);
+		g_autofree char *group = host_group(lh->name);
 		g_key_file_set_string(lab->record, group, "netns", lh->netns);
-		g_key_file_set_string(lab->record, group, "address", lh->h->address);
+		g_key_file_set_string(lab->record, group, "address", lh->address);
 		g_key_file_set_string(lab->record, group, "port", lh->peer);
 		g_key_file_set_boolean(lab->record, group, "serves", lh->serves);
 	}
@@ -542,6 +641,11 @@ static int lab_up(const char *scenario_arg, const char *state_arg, const char *p
 		if (!wire_host(lab, sw, g_ptr_array_index(hosts, i), hosts, &error))
 			goto fail;
 	if (verbose)
+		printf("mailsim lab: the scenario's firewall rules\n");
+	for (guint i = 0; i < hosts->len; i++)
+		if (!apply_firewall(lab, scn, g_ptr_array_index(hosts, i), state, &error))
+			goto fail;
+	if (verbose)
 		printf("mailsim lab: starting the servers\n");
 	for (guint i = 0; i < hosts->len; i++) {
 		LabHost *lh = g_ptr_array_index(hosts, i);
@@ -550,7 +654,7 @@ static int lab_up(const char *scenario_arg, const char *state_arg, const char *p
 	}
 	if (!wait_ready(hosts, &error))
 		goto fail;
-	print_lab(scn, hosts, sw, state, self);
+	print_lab(lab, scn, hosts, sw, state, self);
 	lab_close(lab);
 	return 0;
 
@@ -580,6 +684,28 @@ static int lab_down(const char *state, gboolean verbose)
 	}
 	lab_close(lab);
 	return rc;
+}
+
+/* Under a host in status: its firewall, each rule with what it counted
+ * (read from the kernel when the namespace is up and we may). */
+static void show_host_rules(Lab *lab, const char *group, const char *netns)
+{
+	g_autofree char *fw = g_key_file_get_string(lab->record, group, "firewall", NULL);
+	if (fw) {
+		int rules = g_key_file_get_integer(lab->record, group, "firewall_rules", NULL);
+		printf("      firewall: %d rule%s (%s)\n", rules, rules == 1 ? "" : "s", fw);
+		g_autofree char *listing = NULL;
+		g_autoptr(GError) err = NULL;
+		if (netns && run_cmd_output(lab, &listing, &err, "ip", "netns", "exec", netns, "nft", "list", "table",
+		                            "inet", LAB_NET_TABLE, NULL)) {
+			g_auto(GStrv) lines = g_strsplit(listing, "\n", -1);
+			for (char **l = lines; *l; l++)
+				if (strstr(*l, " counter "))
+					printf("        %s\n", g_strstrip(*l));
+		} else if (netns) {
+			printf("        (the counters: %s)\n", err ? err->message : "?");
+		}
+	}
 }
 
 static int lab_status(const char *state)
@@ -617,6 +743,7 @@ static int lab_status(const char *state)
 		total++;
 		if (ns_up && (!serves || running))
 			up++;
+		show_host_rules(lab, groups[i], ns_up ? ns : NULL);
 	}
 	printf("mailsim lab: %u of %u hosts up\n", up, total);
 	lab_close(lab);
@@ -635,7 +762,7 @@ int ms_cmd_lab(int argc, char **argv)
 		{ "allow-plaintext-auth", 0, 0, G_OPTION_ARG_NONE, &plaintext,
 		  "up: servers accept passwords before STARTTLS", NULL },
 		{ "no-fsync", 0, 0, G_OPTION_ARG_NONE, &no_fsync, "up: servers do not sync files (faster, unsafe)", NULL },
-		{ "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Print every ip command", NULL },
+		{ "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Print every ip, tc and nft command", NULL },
 		{ NULL },
 	};
 	g_autoptr(GOptionContext) ctx = g_option_context_new("up [SCENARIO] | down | status - each host in its own network namespace");

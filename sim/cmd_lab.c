@@ -8,9 +8,9 @@
  * standard ports.  The root namespace gets no address and no route: the
  * scenario's addresses (documentation ranges, RFC 5737) exist only inside
  * the lab.  The scenario's firewall rules become an nftables table in each
- * host's namespace (sim/lab_net.h).  What up made is recorded in
- * STATE/lab.ini; down undoes exactly that, stopping only the processes it
- * recorded.
+ * host's namespace, its links tc shaping on each eth0 (sim/lab_net.h).
+ * What up made is recorded in STATE/lab.ini; down undoes exactly that,
+ * stopping only the processes it recorded.
  */
 #include "sim/world.h"
 #include "sim/lab_net.h"
@@ -386,6 +386,70 @@ static gboolean apply_firewall(Lab *lab, const Scenario *scn, LabHost *lh, const
 	return record_save(lab, error);
 }
 
+/* Can this kernel delay packets (the netem qdisc, CONFIG_NET_SCH_NETEM)?
+ * Asked once, on the loopback of one namespace, and undone.  *why_r: tc's
+ * answer when it cannot. */
+static gboolean netem_works(Lab *lab, const char *netns, char **why_r)
+{
+	g_autoptr(GError) err = NULL;
+	if (!run_cmd(lab, &err, "tc", "-n", netns, "qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms", NULL)) {
+		const char *colon = strstr(err->message, ": ");   /* after the command line */
+		const char *why = colon ? colon + 2 : err->message;
+		if (g_str_has_prefix(why, "Error: "))
+			why += strlen("Error: ");
+		*why_r = g_strdup(why);
+		gsize len = strlen(*why_r);
+		if (len && (*why_r)[len - 1] == '.')
+			(*why_r)[len - 1] = '\0';
+		return FALSE;
+	}
+	run_cmd(lab, NULL, "tc", "-n", netns, "qdisc", "del", "dev", "lo", "root", NULL);
+	*why_r = NULL;
+	return TRUE;
+}
+
+/* What the host sends to each other machine, shaped as their link says
+ * (sim/lab_net.h); the peer shapes its own way back.  Recorded as text
+ * for status. */
+static gboolean apply_links(Lab *lab, const Scenario *scn, LabHost *lh, GPtrArray *all, gboolean netem,
+                            GError **error)
+{
+	g_autoptr(GArray) shapes = g_array_new(FALSE, TRUE, sizeof(LabNetShape));
+	g_autoptr(GString) said = g_string_new(NULL);
+	for (guint i = 0; i < all->len; i++) {
+		LabHost *other = g_ptr_array_index(all, i);
+		if (other == lh)
+			continue;
+		LabNetLink link = lab_net_link(scn, lh->name, other->name);
+		LabNetShape sh = { .address = other->address, .bandwidth = link.bandwidth,
+		                   .latency_us = netem ? link.latency_us : 0 };
+		g_array_append_val(shapes, sh);
+		if (sh.bandwidth || sh.latency_us > 0) {
+			g_autofree char *what = lab_net_shape_describe(sh.bandwidth, sh.latency_us);
+			g_string_append_printf(said, "%s%s %s", said->len ? "; " : "", other->name, what);
+		}
+	}
+	g_autoptr(GPtrArray) cmds = lab_net_tc_commands(LAB_HOST_IFACE, (LabNetShape *)shapes->data, shapes->len,
+	                                                 netem);
+	for (guint i = 0; i < cmds->len; i++) {
+		char **args = g_ptr_array_index(cmds, i);
+		g_autoptr(GPtrArray) argv = g_ptr_array_new();
+		g_ptr_array_add(argv, "tc");
+		g_ptr_array_add(argv, "-n");
+		g_ptr_array_add(argv, lh->netns);
+		for (char **a = args; *a; a++)
+			g_ptr_array_add(argv, *a);
+		g_ptr_array_add(argv, NULL);
+		if (!run_argv(lab, (char **)argv->pdata, NULL, error))
+			return FALSE;
+	}
+	if (!said->len)
+		return TRUE;
+	g_autofree char *group = host_group(lh->name);
+	g_key_file_set_string(lab->record, group, "links", said->str);
+	return record_save(lab, error);
+}
+
 static void child_detach(gpointer data)
 {
 	setsid();   /* the servers outlive the terminal that ran lab up */
@@ -510,10 +574,13 @@ static void print_lab(Lab *lab, const Scenario *scn, GPtrArray *hosts, const cha
 		LabHost *lh = g_ptr_array_index(hosts, i);
 		g_autofree char *group = host_group(lh->name);
 		g_autofree char *fw = g_key_file_get_string(lab->record, group, "firewall", NULL);
+		g_autofree char *links = g_key_file_get_string(lab->record, group, "links", NULL);
 		if (fw)
 			printf("Firewall of %s: %d rule(s) from the scenario (%s); its counters:\n"
 			       "  ip netns exec %s nft list table inet " LAB_NET_TABLE "\n", lh->name,
 			       g_key_file_get_integer(lab->record, group, "firewall_rules", NULL), fw, lh->netns);
+		if (links)
+			printf("Links from %s: %s\n", lh->name, links);
 	}
 	LabHost *first = g_ptr_array_index(hosts, 0);
 	printf("Watch the traffic (as root):\n"
@@ -641,10 +708,24 @@ static int lab_up(const char *scenario_arg, const char *state_arg, const char *p
 		if (!wire_host(lab, sw, g_ptr_array_index(hosts, i), hosts, &error))
 			goto fail;
 	if (verbose)
-		printf("mailsim lab: the scenario's firewall rules\n");
+		printf("mailsim lab: the scenario's firewall rules and links\n");
 	for (guint i = 0; i < hosts->len; i++)
 		if (!apply_firewall(lab, scn, g_ptr_array_index(hosts, i), state, &error))
 			goto fail;
+	{
+		LabHost *first = g_ptr_array_index(hosts, 0);
+		g_autofree char *why = NULL;
+		gboolean netem = netem_works(lab, first->netns, &why);
+		g_autofree char *latency = netem ? g_strdup("applied (netem)")
+		                           : g_strdup_printf("not applied: this kernel has no netem qdisc "
+		                                             "(CONFIG_NET_SCH_NETEM; tc: %s)", why);
+		g_key_file_set_string(lab->record, "lab", "latency", latency);
+		if (!netem)
+			printf("mailsim lab: link latencies are %s; bandwidths are applied\n", latency);
+		for (guint i = 0; i < hosts->len; i++)
+			if (!apply_links(lab, scn, g_ptr_array_index(hosts, i), hosts, netem, &error))
+				goto fail;
+	}
 	if (verbose)
 		printf("mailsim lab: starting the servers\n");
 	for (guint i = 0; i < hosts->len; i++) {
@@ -687,10 +768,11 @@ static int lab_down(const char *state, gboolean verbose)
 }
 
 /* Under a host in status: its firewall, each rule with what it counted
- * (read from the kernel when the namespace is up and we may). */
+ * (read from the kernel when the namespace is up and we may), its links. */
 static void show_host_rules(Lab *lab, const char *group, const char *netns)
 {
 	g_autofree char *fw = g_key_file_get_string(lab->record, group, "firewall", NULL);
+	g_autofree char *links = g_key_file_get_string(lab->record, group, "links", NULL);
 	if (fw) {
 		int rules = g_key_file_get_integer(lab->record, group, "firewall_rules", NULL);
 		printf("      firewall: %d rule%s (%s)\n", rules, rules == 1 ? "" : "s", fw);
@@ -706,6 +788,8 @@ static void show_host_rules(Lab *lab, const char *group, const char *netns)
 			printf("        (the counters: %s)\n", err ? err->message : "?");
 		}
 	}
+	if (links)
+		printf("      links: %s\n", links);
 }
 
 static int lab_status(const char *state)
@@ -745,6 +829,9 @@ static int lab_status(const char *state)
 			up++;
 		show_host_rules(lab, groups[i], ns_up ? ns : NULL);
 	}
+	g_autofree char *latency = g_key_file_get_string(lab->record, "lab", "latency", NULL);
+	if (latency)
+		printf("  link latencies: %s\n", latency);
 	printf("mailsim lab: %u of %u hosts up\n", up, total);
 	lab_close(lab);
 	return up == total && sw && netns_exists(sw) ? 0 : 1;

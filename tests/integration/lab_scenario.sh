@@ -1,14 +1,17 @@
 #!/bin/sh
 # tests/integration/lab_scenario.sh - `mailsim lab up` applies what a
 # scenario says beyond its hosts, as the simulation does: firewall rules
-# (nftables in each namespace: drop, reject, UDP, counters, lab status).
+# (nftables in each namespace: drop, reject, UDP, counters, lab status) and
+# link bandwidths (HTB by destination, both ways; latency where netem is).
 # Real sockets from inside the namespaces (python3, dig) do the checking.
 # Needs root (CAP_SYS_ADMIN): prints SKIP and passes without it.
 . "$(dirname "$0")/../lib.sh"
 
 P="ms-s$$-"   # every name this run makes starts with it
 STATES=""
+SINK=""
 cleanup() {
+	[ -n "$SINK" ] && kill "$SINK" 2>/dev/null
 	for s in $STATES; do
 		[ -f "$s/lab.ini" ] && ./mailsim lab down --state "$s" >/dev/null 2>&1
 	done
@@ -111,5 +114,84 @@ expect_match "$(in_ns "$MX" dig +short +time=2 +tries=2 @203.0.113.53 MX example
 expect_match "$(packets "${P}ns-example-net" | tr '\n' ' ')" '^[1-9][0-9]* 0 [1-9][0-9]* ' \
 	"the name server's rules counted the lost question and the accepted one"
 down "$ST2"
+
+# ---- links ---------------------------------------------------------------
+# slow-pc's link to the MX carries 100 kB/s; fast-pc's is unshaped.  A
+# transfer counts until the receiver has every byte (it answers the count).
+cat >"$TMP/links.scn" <<'EOF'
+title "A slow link"
+host mx.example.org 198.51.100.20 runs mta mda
+host slow-pc        192.0.2.88
+host fast-pc        192.0.2.89
+link * latency 20ms
+link slow-pc mx.example.org bandwidth 100kB/s
+user bob@example.org password "builder" on mx.example.org
+EOF
+cat >"$TMP/sink.py" <<'EOF'
+import socket, sys
+srv = socket.socket()
+srv.bind(("0.0.0.0", 9000))
+srv.listen(4)
+open(sys.argv[1], "w").close()
+while True:
+    c, _ = srv.accept()
+    n = 0
+    while True:
+        b = c.recv(65536)
+        if not b:
+            break
+        n += len(b)
+    c.sendall(str(n).encode())
+    c.close()
+EOF
+# push NS ADDR BYTES: "BYTES-RECEIVED SECONDS"
+push() {
+	in_ns "$1" python3 - "$2" "$3" <<'EOF'
+import socket, sys, time
+t = time.time()
+s = socket.create_connection((sys.argv[1], 9000), timeout=30)
+s.sendall(b"x" * int(sys.argv[2]))
+s.shutdown(socket.SHUT_WR)
+print("%s %.2f" % (s.recv(32).decode(), time.time() - t))
+EOF
+}
+# sink NS: a receiver on port 9000 of NS, in place of the last one
+sink() {
+	[ -n "$SINK" ] && kill "$SINK" 2>/dev/null && wait "$SINK" 2>/dev/null
+	rm -f "$TMP/sink.ready"
+	in_ns "$1" python3 "$TMP/sink.py" "$TMP/sink.ready" &
+	SINK=$!   # ip execs python in place
+	for i in $(seq 50); do [ -f "$TMP/sink.ready" ] && break; sleep 0.1; done
+}
+# slow RESULT BYTES: every byte arrived, after 2 s at least (3 s at 100 kB/s);
+# fast: in less than 1 s
+slow() { [ "${1% *}" = "$2" ] && awk -v t="${1#* }" 'BEGIN { exit !(t >= 2.0) }'; }
+fast() { [ "${1% *}" = "$2" ] && awk -v t="${1#* }" 'BEGIN { exit !(t < 1.0) }'; }
+
+ST3="$TMP/links"
+out=$(up "$ST3" "$TMP/links.scn")
+expect_match "$out" '^Links from slow-pc: mx\.example\.org 100\.0 kB/s' "up says which link it shaped"
+BYTES=300000
+sink "${P}mx-example-org"
+r=$(push "${P}slow-pc" 198.51.100.20 $BYTES)
+slow "$r" $BYTES && pass "300 kB over the 100 kB/s link take their time ($r s)" || fail "the slow link: $r"
+r=$(push "${P}fast-pc" 198.51.100.20 $BYTES)
+fast "$r" $BYTES && pass "300 kB over an unshaped link are quick ($r s)" || fail "the unshaped link: $r"
+sink "${P}slow-pc"
+r=$(push "${P}mx-example-org" 192.0.2.88 $BYTES)
+slow "$r" $BYTES && pass "the link is as slow the other way ($r s)" || fail "the slow link, back: $r"
+st=$(./mailsim lab status --state "$ST3")
+expect_match "$st" '^      links: slow-pc 100\.0 kB/s' "lab status shows the MX's shaped link"
+if in_ns "${P}fast-pc" tc qdisc add dev lo root netem delay 1ms 2>/dev/null; then
+	expect_match "$st" 'link latencies: applied \(netem\)' "lab status: latencies applied with netem"
+else
+	expect_match "$st" 'link latencies: not applied: this kernel has no netem' \
+		"lab status says latencies are not applied, and why"
+	expect_match "$out" 'link latencies are not applied' "and up said it"
+fi
+kill "$SINK" 2>/dev/null
+wait "$SINK" 2>/dev/null
+SINK=""
+down "$ST3"
 
 finish

@@ -5,6 +5,7 @@
  */
 #include "tests/ms_test.h"
 #include "sim/lab_net.h"
+#include "net/simnet.h"
 
 #define WORLD                                                             \
 	"title \"t\"\n"                                                       \
@@ -99,13 +100,104 @@ START_TEST(test_firewall_comment_and_none)
 }
 END_TEST
 
+static const struct {
+	const char *links;
+	const char *a, *b;
+	gint64      latency_us;
+	guint64     bandwidth;
+	guint       line;        /* 0: none applies */
+} link_cases[] = {
+	{ "", "mail.example.com", "mx.example.org", MS_NET_DEFAULT_LATENCY, 0, 0 },
+	{ "link * latency 20ms\n", "mail.example.com", "mx.example.org", 20000, 0, 7 },
+	/* the most specific wins, whichever order the lines come in */
+	{ "link mail.example.com mx.example.org bandwidth 100kB/s\nlink * latency 20ms\n",
+	  "mx.example.org", "mail.example.com", MS_NET_DEFAULT_LATENCY, 100000, 7 },
+	{ "link * latency 20ms\nlink mx.example.org latency 5ms bandwidth 1MB/s\n",
+	  "mail.example.com", "mx.example.org", 5000, 1000000, 8 },
+	{ "link * latency 20ms\nlink mx.example.org latency 5ms\n",
+	  "mail.example.com", "ns.example.net", 20000, 0, 7 },
+	/* two lines of one score: the later wins */
+	{ "link mail.example.com latency 7ms\nlink mx.example.org latency 9ms\n",
+	  "mail.example.com", "mx.example.org", 9000, 0, 8 },
+	/* a machine only the script names is reached by "*" lines only */
+	{ "link mx.example.org latency 9ms\nlink * bandwidth 10kB/s\n",
+	  "client-192.0.2.77", "mail.example.com", MS_NET_DEFAULT_LATENCY, 10000, 8 },
+};
+
+START_TEST(test_link)
+{
+	g_autoptr(Scenario) scn = parse(link_cases[_i].links);
+	LabNetLink l = lab_net_link(scn, link_cases[_i].a, link_cases[_i].b);
+	ck_assert_int_eq(l.latency_us, link_cases[_i].latency_us);
+	ck_assert_uint_eq(l.bandwidth, link_cases[_i].bandwidth);
+	ck_assert_uint_eq(l.line, link_cases[_i].line);
+	LabNetLink back = lab_net_link(scn, link_cases[_i].b, link_cases[_i].a);
+	ck_assert_int_eq(back.latency_us, l.latency_us);
+	ck_assert_uint_eq(back.bandwidth, l.bandwidth);
+}
+END_TEST
+
+static char *joined(GPtrArray *cmds, guint i)
+{
+	return g_strjoinv(" ", g_ptr_array_index(cmds, i));
+}
+
+START_TEST(test_tc_commands)
+{
+	LabNetShape shapes[] = {
+		{ "198.51.100.20", 100000, 20000 },
+		{ "203.0.113.53", 0, 20000 },
+		{ "192.0.2.77", 2000000000, 0 },
+	};
+	/* without netem: a class for each bandwidth, none for a latency alone */
+	g_autoptr(GPtrArray) plain = lab_net_tc_commands("eth0", shapes, G_N_ELEMENTS(shapes), FALSE);
+	ck_assert_uint_eq(plain->len, 5);
+	const char *want[] = {
+		"qdisc add dev eth0 root handle 1: htb",
+		"class add dev eth0 parent 1: classid 1:10 htb rate 800000bit ceil 800000bit quantum 10000",
+		"filter add dev eth0 parent 1: protocol ip prio 1 u32 match ip dst 198.51.100.20/32 flowid 1:10",
+		"class add dev eth0 parent 1: classid 1:11 htb rate 16000000000bit ceil 16000000000bit quantum 200000",
+		"filter add dev eth0 parent 1: protocol ip prio 1 u32 match ip dst 192.0.2.77/32 flowid 1:11",
+	};
+	for (guint i = 0; i < plain->len; i++) {
+		g_autofree char *got = joined(plain, i);
+		ck_assert_str_eq(got, want[i]);
+	}
+	/* with netem: a delay below each class, and a class for a latency alone */
+	g_autoptr(GPtrArray) delayed = lab_net_tc_commands("eth0", shapes, G_N_ELEMENTS(shapes), TRUE);
+	ck_assert_uint_eq(delayed->len, 1 + 3 + 3 + 2);
+	g_autofree char *netem = joined(delayed, 2);
+	ck_assert_str_eq(netem, "qdisc add dev eth0 parent 1:10 handle 10: netem delay 20000us");
+	g_autofree char *unlimited = joined(delayed, 4);
+	ck_assert_msg(strstr(unlimited, "classid 1:11 htb rate 100000000000bit") != NULL, "%s", unlimited);
+	/* nothing to shape: no qdisc at all */
+	LabNetShape none[] = { { "198.51.100.20", 0, 20000 } };
+	g_autoptr(GPtrArray) empty = lab_net_tc_commands("eth0", none, 1, FALSE);
+	ck_assert_uint_eq(empty->len, 0);
+}
+END_TEST
+
+START_TEST(test_describe)
+{
+	g_autofree char *both = lab_net_shape_describe(100000, 20000);
+	ck_assert_str_eq(both, "100.0 kB/s, 20ms");
+	g_autofree char *rate = lab_net_shape_describe(1000000, 0);
+	ck_assert_str_eq(rate, "1.0 MB/s");
+	g_autofree char *none = lab_net_shape_describe(0, 0);
+	ck_assert_str_eq(none, "no limit");
+}
+END_TEST
+
 static Suite *lab_net_suite(void)
 {
 	Suite *s = suite_create("lab_net");
 	TCase *tc = tcase_create("tables");
 	tcase_add_loop_test(tc, test_firewall_script, 0, G_N_ELEMENTS(firewall_cases));
+	tcase_add_loop_test(tc, test_link, 0, G_N_ELEMENTS(link_cases));
 	suite_add_tcase(s, tc);
 	MS_ADD_TEST(s, test_firewall_comment_and_none, 10);
+	MS_ADD_TEST(s, test_tc_commands, 10);
+	MS_ADD_TEST(s, test_describe, 10);
 	return s;
 }
 

@@ -8,12 +8,14 @@
  * standard ports.  The root namespace gets no address and no route: the
  * scenario's addresses (documentation ranges, RFC 5737) exist only inside
  * the lab.  The scenario's firewall rules become an nftables table in each
- * host's namespace, its links tc shaping on each eth0 (sim/lab_net.h).
- * What up made is recorded in STATE/lab.ini; down undoes exactly that,
- * stopping only the processes it recorded.
+ * host's namespace, its links tc shaping on each eth0 (sim/lab_net.h);
+ * with --play, a player in each machine that has script lines acts them
+ * out (sim/lab_play.h).  What up made is recorded in STATE/lab.ini; down
+ * undoes exactly that, stopping only the processes it recorded.
  */
 #include "sim/world.h"
 #include "sim/lab_net.h"
+#include "sim/lab_play.h"
 
 #include <glib/gstdio.h>
 
@@ -235,6 +237,16 @@ static int lab_teardown(Lab *lab)
 	int rc = 0;
 	gsize n = 0;
 	g_auto(GStrv) groups = g_key_file_get_groups(lab->record, &n);
+	/* the script's players first: nothing new starts while the servers stop */
+	for (gsize i = 0; i < n; i++) {
+		if (!g_str_has_prefix(groups[i], "host "))
+			continue;
+		GPid pid = (GPid)g_key_file_get_integer(lab->record, groups[i], "play_pid", NULL);
+		guint64 started = g_key_file_get_uint64(lab->record, groups[i], "play_started", NULL);
+		g_autofree char *name = g_strdup_printf("the script on %s", groups[i] + 5);
+		if (pid > 0)
+			stop_process(name, pid, started);
+	}
 	for (gsize i = 0; i < n; i++) {
 		if (!g_str_has_prefix(groups[i], "host "))
 			continue;
@@ -298,7 +310,10 @@ static gboolean lab_alive(Lab *lab)
 		g_autofree char *ns = g_key_file_get_string(lab->record, groups[i], "netns", NULL);
 		GPid pid = (GPid)g_key_file_get_integer(lab->record, groups[i], "pid", NULL);
 		guint64 started = g_key_file_get_uint64(lab->record, groups[i], "started", NULL);
-		if ((ns && netns_exists(ns)) || (started && process_start_time(pid) == started))
+		GPid play = (GPid)g_key_file_get_integer(lab->record, groups[i], "play_pid", NULL);
+		guint64 play_started = g_key_file_get_uint64(lab->record, groups[i], "play_started", NULL);
+		if ((ns && netns_exists(ns)) || (started && process_start_time(pid) == started) ||
+		    (play_started && process_start_time(play) == play_started))
 			return TRUE;
 	}
 	return FALSE;
@@ -455,6 +470,32 @@ static void child_detach(gpointer data)
 	setsid();   /* the servers outlive the terminal that ran lab up */
 }
 
+/* Start argv in its own session, output appended to log, stdin from
+ * /dev/null: it outlives lab up. */
+static gboolean spawn_detached(Lab *lab, const char **argv, const char *log_path, GPid *pid_r, GError **error)
+{
+	if (lab->verbose) {
+		g_autofree char *line = g_strjoinv(" ", (char **)argv);
+		printf("  %s >>%s 2>&1 &\n", line, log_path);
+	}
+	int log = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (log < 0 || null < 0) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "%s: %s", log_path, g_strerror(errno));
+		if (log >= 0)
+			close(log);
+		if (null >= 0)
+			close(null);
+		return FALSE;
+	}
+	gboolean ok = g_spawn_async_with_fds(NULL, (char **)argv, NULL,
+	                                     G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD,
+	                                     child_detach, NULL, pid_r, null, log, log, error);
+	close(log);
+	close(null);
+	return ok;
+}
+
 /* ip netns exec NS mailsim serve SCENARIO --host NAME ...: ip execs
  * mailsim in place, so the pid is the server's. */
 static gboolean start_server(Lab *lab, LabHost *lh, const char *self, const char *scenario,
@@ -478,30 +519,61 @@ static gboolean start_server(Lab *lab, LabHost *lh, const char *self, const char
 	if (no_fsync)
 		argv[a++] = "--no-fsync";
 	argv[a] = NULL;
-	if (lab->verbose) {
-		g_autofree char *line = g_strjoinv(" ", (char **)argv);
-		printf("  %s >%s 2>&1 &\n", line, lh->log);
-	}
-	int log = open(lh->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-	int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (log < 0 || null < 0) {
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "%s: %s", lh->log, g_strerror(errno));
-		if (log >= 0)
-			close(log);
-		if (null >= 0)
-			close(null);
-		return FALSE;
-	}
-	gboolean ok = g_spawn_async_with_fds(NULL, (char **)argv, NULL,
-	                                     G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD,
-	                                     child_detach, NULL, &lh->pid, null, log, log, error);
-	close(log);
-	close(null);
-	if (!ok)
+	if (!spawn_detached(lab, argv, lh->log, &lh->pid, error))
 		return FALSE;
 	g_autofree char *group = host_group(lh->name);
 	g_key_file_set_integer(lab->record, group, "pid", (gint)lh->pid);
 	g_key_file_set_uint64(lab->record, group, "started", process_start_time(lh->pid));
+	return record_save(lab, error);
+}
+
+/* The script (--play): one player per machine with lines to act, in its
+ * namespace (lab play-host, sim/lab_play.h), all from one time 0, now;
+ * what no machine can act is said at the top of the script's log.
+ * *machines_r: how many players started. */
+static gboolean start_players(Lab *lab, const Scenario *scn, GPtrArray *hosts, const char *self,
+                              const char *scenario, const char *state, const char *sw, guint *machines_r,
+                              GError **error)
+{
+	*machines_r = 0;
+	g_autofree char *log = g_build_filename(state, LAB_PLAY_LOG, NULL);
+	g_autoptr(GHashTable) acting = g_hash_table_new_full(scenario_caseless_hash, scenario_caseless_equal,
+	                                                     g_free, NULL);
+	g_autoptr(GString) head = g_string_new(NULL);
+	g_autoptr(GDateTime) now = g_date_time_new_now_local();
+	g_autofree char *when = g_date_time_format(now, "%F %T");
+	g_string_append_printf(head, "mailsim lab: the script of %s, time 0 at %s\n", scn->filename, when);
+	for (guint i = 0; i < scn->actions->len; i++) {
+		const ScenarioAction *a = g_ptr_array_index(scn->actions, i);
+		const char *why = NULL;
+		char *machine = lab_play_machine(scn, a, &why);
+		if (machine)
+			g_hash_table_add(acting, machine);
+		else
+			g_string_append_printf(head, "mailsim lab: line %u not played (%s): %s\n", a->line, a->text,
+			                       why ? why : "no machine acts it");
+	}
+	if (!g_file_set_contents(log, head->str, -1, error))
+		return FALSE;
+	g_autofree char *t0 = g_strdup_printf("%" G_GINT64_FORMAT, g_get_monotonic_time());
+	for (guint i = 0; i < hosts->len; i++) {
+		LabHost *lh = g_ptr_array_index(hosts, i);
+		if (!g_hash_table_contains(acting, lh->name))
+			continue;
+		const char *argv[] = { "ip", "netns", "exec", lh->netns, self, "lab", "play-host", scenario,
+		                       "--state", state, "--host", lh->name, "--t0", t0, "--switch", sw,
+		                       "--port", lh->peer, NULL };
+		GPid pid = 0;
+		if (!spawn_detached(lab, argv, log, &pid, error))
+			return FALSE;
+		g_autofree char *group = host_group(lh->name);
+		g_key_file_set_integer(lab->record, group, "play_pid", (gint)pid);
+		g_key_file_set_uint64(lab->record, group, "play_started", process_start_time(pid));
+		if (!record_save(lab, error))
+			return FALSE;
+		(*machines_r)++;
+	}
+	g_key_file_set_string(lab->record, "lab", "script", log);
 	return record_save(lab, error);
 }
 
@@ -609,7 +681,7 @@ static void print_lab(Lab *lab, const Scenario *scn, GPtrArray *hosts, const cha
 }
 
 static int lab_up(const char *scenario_arg, const char *state_arg, const char *prefix, gboolean plaintext,
-                  gboolean no_fsync, gboolean verbose)
+                  gboolean no_fsync, gboolean play, gboolean verbose)
 {
 	g_autoptr(GError) error = NULL;
 	g_autoptr(Scenario) scn = ms_world_load_scenario(scenario_arg, &error);
@@ -735,7 +807,15 @@ static int lab_up(const char *scenario_arg, const char *state_arg, const char *p
 	}
 	if (!wait_ready(hosts, &error))
 		goto fail;
+	guint players = 0;
+	if (play && !start_players(lab, scn, hosts, self, scenario, state, sw, &players, &error))
+		goto fail;
 	print_lab(lab, scn, hosts, sw, state, self);
+	if (play)
+		printf("Script: acted from now on by %u machine(s); what they do and what the servers answer:\n"
+		       "  %s/" LAB_PLAY_LOG "\n", players, state);
+	else if (scn->actions->len)
+		printf("Script: %u line(s) not acted (up --play acts them)\n", scn->actions->len);
 	lab_close(lab);
 	return 0;
 
@@ -768,8 +848,9 @@ static int lab_down(const char *state, gboolean verbose)
 }
 
 /* Under a host in status: its firewall, each rule with what it counted
- * (read from the kernel when the namespace is up and we may), its links. */
-static void show_host_rules(Lab *lab, const char *group, const char *netns)
+ * (read from the kernel when the namespace is up and we may), its links,
+ * its part of the script. */
+static void show_host_details(Lab *lab, const char *group, const char *netns)
 {
 	g_autofree char *fw = g_key_file_get_string(lab->record, group, "firewall", NULL);
 	g_autofree char *links = g_key_file_get_string(lab->record, group, "links", NULL);
@@ -790,6 +871,11 @@ static void show_host_rules(Lab *lab, const char *group, const char *netns)
 	}
 	if (links)
 		printf("      links: %s\n", links);
+	GPid play = (GPid)g_key_file_get_integer(lab->record, group, "play_pid", NULL);
+	guint64 play_started = g_key_file_get_uint64(lab->record, group, "play_started", NULL);
+	if (play > 0)
+		printf("      script: %s\n", play_started && process_start_time(play) == play_started
+		                             ? "playing" : "done");
 }
 
 static int lab_status(const char *state)
@@ -827,11 +913,14 @@ static int lab_status(const char *state)
 		total++;
 		if (ns_up && (!serves || running))
 			up++;
-		show_host_rules(lab, groups[i], ns_up ? ns : NULL);
+		show_host_details(lab, groups[i], ns_up ? ns : NULL);
 	}
 	g_autofree char *latency = g_key_file_get_string(lab->record, "lab", "latency", NULL);
+	g_autofree char *script = g_key_file_get_string(lab->record, "lab", "script", NULL);
 	if (latency)
 		printf("  link latencies: %s\n", latency);
+	if (script)
+		printf("  the script's log: %s\n", script);
 	printf("mailsim lab: %u of %u hosts up\n", up, total);
 	lab_close(lab);
 	return up == total && sw && netns_exists(sw) ? 0 : 1;
@@ -840,7 +929,10 @@ static int lab_status(const char *state)
 int ms_cmd_lab(int argc, char **argv)
 {
 	char *state = NULL, *prefix = NULL, *ip = NULL;
-	gboolean plaintext = FALSE, no_fsync = FALSE, verbose = FALSE;
+	gboolean plaintext = FALSE, no_fsync = FALSE, play = FALSE, verbose = FALSE;
+	/* play-host: what up gives each player */
+	char *machine = NULL, *sw = NULL, *port = NULL;
+	gint64 t0 = 0;
 	GOptionEntry entries[] = {
 		{ "state", 0, 0, G_OPTION_ARG_FILENAME, &state,
 		  "Where the record, the logs and each host's files live (" LAB_DEFAULT_STATE ")", "DIR" },
@@ -849,6 +941,12 @@ int ms_cmd_lab(int argc, char **argv)
 		{ "allow-plaintext-auth", 0, 0, G_OPTION_ARG_NONE, &plaintext,
 		  "up: servers accept passwords before STARTTLS", NULL },
 		{ "no-fsync", 0, 0, G_OPTION_ARG_NONE, &no_fsync, "up: servers do not sync files (faster, unsafe)", NULL },
+		{ "play", 0, 0, G_OPTION_ARG_NONE, &play,
+		  "up: act out the scenario's script (its at lines) from the machines, log in STATE/" LAB_PLAY_LOG, NULL },
+		{ "host", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_STRING, &machine, "play-host: the machine", "NAME" },
+		{ "t0", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT64, &t0, "play-host: time 0 (monotonic us)", "US" },
+		{ "switch", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_STRING, &sw, "play-host: the switch", "NETNS" },
+		{ "port", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_STRING, &port, "play-host: its cable", "IFNAME" },
 		{ "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Print every ip, tc and nft command", NULL },
 		{ NULL },
 	};
@@ -859,6 +957,7 @@ int ms_cmd_lab(int argc, char **argv)
 		"address on eth0, joins them on a private bridge and runs each host's servers there\n"
 		"(mailsim serve --host).  Needs root.  docs/LAB.md tells more.\n"
 		"  sudo mailsim lab up -v\n"
+		"  sudo mailsim lab up --play                  # and act out its script: STATE/" LAB_PLAY_LOG "\n"
 		"  sudo ip netns exec " LAB_DEFAULT_PREFIX "home-pc-alice dig @203.0.113.53 MX example.org\n"
 		"  sudo mailsim lab down");
 	g_autoptr(GError) error = NULL;
@@ -869,6 +968,17 @@ int ms_cmd_lab(int argc, char **argv)
 	}
 	const char *verb = argc >= 2 ? argv[1] : NULL;
 	const char *dir = state ? state : LAB_DEFAULT_STATE;
+	if (verb && !strcmp(verb, "play-host")) {
+		/* what lab up --play runs in a machine's namespace: not for hands */
+		if (argc != 3 || !machine || !state || t0 <= 0) {
+			fprintf(stderr, "mailsim lab: play-host SCENARIO --state DIR --host NAME --t0 US, as up --play runs it\n");
+			goto out;
+		}
+		LabPlayOptions po = { .scenario = argv[2], .state = state, .machine = machine, .t0_us = t0,
+		                      .switch_netns = sw, .port = port };
+		rc = lab_play_machine_run(&po);
+		goto out;
+	}
 	if (!verb || (strcmp(verb, "up") && strcmp(verb, "down") && strcmp(verb, "status")) ||
 	    argc > (strcmp(verb, "up") ? 2 : 3)) {
 		fprintf(stderr, "mailsim lab: say up [SCENARIO], down or status (mailsim lab --help)\n");
@@ -897,11 +1007,14 @@ int ms_cmd_lab(int argc, char **argv)
 	}
 	rc = !strcmp(verb, "up")
 	     ? lab_up(argc == 3 ? argv[2] : LAB_DEFAULT_SCENARIO, dir, prefix ? prefix : LAB_DEFAULT_PREFIX,
-	              plaintext, no_fsync, verbose)
+	              plaintext, no_fsync, play, verbose)
 	     : lab_down(dir, verbose);
 out:
 	g_free(state);
 	g_free(prefix);
 	g_free(ip);
+	g_free(machine);
+	g_free(sw);
+	g_free(port);
 	return rc;
 }

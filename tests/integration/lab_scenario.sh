@@ -2,7 +2,9 @@
 # tests/integration/lab_scenario.sh - `mailsim lab up` applies what a
 # scenario says beyond its hosts, as the simulation does: firewall rules
 # (nftables in each namespace: drop, reject, UDP, counters, lab status) and
-# link bandwidths (HTB by destination, both ways; latency where netem is).
+# link bandwidths (HTB by destination, both ways; latency where netem is)
+# and, with --play, the script: a raw session, mail clients, a host that
+# goes down and a link that is cut, each at its time, logged.
 # Real sockets from inside the namespaces (python3, dig) do the checking.
 # Needs root (CAP_SYS_ADMIN): prints SKIP and passes without it.
 . "$(dirname "$0")/../lib.sh"
@@ -52,13 +54,14 @@ down() {
 	left=$(ip netns list | grep "^${P}")
 	[ -z "$left" ] || fail "namespaces left after down: $left"
 }
-# connect NS ADDR PORT: "open <greeting>", "refused", "timeout" (after 2 s), with the seconds taken
+# connect NS ADDR PORT [SECONDS]: "open <greeting>", "refused", "timeout"
+# (after SECONDS, 2 by default), with the seconds taken
 connect() {
-	in_ns "$1" python3 - "$2" "$3" <<'EOF'
+	in_ns "$1" python3 - "$2" "$3" "${4:-2}" <<'EOF'
 import socket, sys, time
 t = time.time()
 s = socket.socket()
-s.settimeout(2)
+s.settimeout(float(sys.argv[3]))
 try:
     s.connect((sys.argv[1], int(sys.argv[2])))
     print("open %s %.2f" % (s.recv(64).decode(errors="replace").split()[0], time.time() - t))
@@ -159,8 +162,8 @@ EOF
 sink() {
 	[ -n "$SINK" ] && kill "$SINK" 2>/dev/null && wait "$SINK" 2>/dev/null
 	rm -f "$TMP/sink.ready"
-	in_ns "$1" python3 "$TMP/sink.py" "$TMP/sink.ready" &
-	SINK=$!   # ip execs python in place
+	ip netns exec "$1" python3 "$TMP/sink.py" "$TMP/sink.ready" &
+	SINK=$!   # ip execs python in place: the receiver's own pid
 	for i in $(seq 50); do [ -f "$TMP/sink.ready" ] && break; sleep 0.1; done
 }
 # slow RESULT BYTES: every byte arrived, after 2 s at least (3 s at 100 kB/s);
@@ -193,5 +196,91 @@ kill "$SINK" 2>/dev/null
 wait "$SINK" 2>/dev/null
 SINK=""
 down "$ST3"
+
+# ---- the script: a raw session against the firewall ------------------------
+# At 1 s a machine that is no host's (192.0.2.77) submits with AUTH PLAIN
+# in the clear (hence --allow-plaintext-auth); the provider queues the
+# message and cannot hand it on: the MX drops its port 25.
+# wait_for FILE REGEX SECONDS: until a line of FILE matches
+wait_for() {
+	for i in $(seq $(($3 * 10))); do grep -Eq -- "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
+	return 1
+}
+# messages NAME: the files of every Maildir under a state directory's host
+messages() { find "$1" -path '*/mail/*' \( -path '*/new/*' -o -path '*/cur/*' \) -type f 2>/dev/null; }
+
+ST4="$TMP/play-fw"
+out=$(up "$ST4" scenarios/firewall-blocks-25.scn --play --allow-plaintext-auth)
+expect_match "$out" "^Script: acted from now on by 1 machine" "up --play says the script is acted"
+LOG="$ST4/script.log"
+wait_for "$LOG" 'line 32: (done|.*failed)' 10 || fail "line 32 was not acted within 10 s"
+log=$(cat "$LOG")
+expect_match "$log" 'client-192\.0\.2\.77 +[^ ]*firewall-blocks-25\.scn:32: client 192\.0\.2\.77 connects to mail\.example\.com port 587' \
+	"the log says which line is acted, from which machine"
+expect_match "$log" 'client-192\.0\.2\.77 → 192\.0\.2\.10:587 +smtp +C: AUTH PLAIN ••••••' "the session's lines are logged, the secret masked"
+expect_match "$log" '192\.0\.2\.10:587 → client-192\.0\.2\.77 +smtp +S: 235 ' "the server's answer to AUTH is logged"
+expect_match "$log" 'S: 250 2\.0\.0 Ok: queued as [0-9A-F]+' "the provider queued the message"
+expect_match "$log" 'line 32: done' "the line is done"
+[ -n "$(find "$ST4/mail.example.com/queue" -name '*.msg' 2>/dev/null)" ] &&
+	pass "the message waits in the provider's queue" || fail "nothing in $ST4/mail.example.com/queue"
+for i in $(seq 50); do n=$(packets "$MX"); [ "${n:-0}" -ge 1 ] && break; sleep 0.1; done
+[ "${n:-0}" -ge 1 ] && pass "the MX's firewall dropped the provider's relay ($n SYNs)" || fail "the MX's rule counted ${n:-nothing}"
+[ -z "$(messages "$ST4/mx.example.org")" ] && pass "Bob's mailbox stays empty, as in the simulation" ||
+	fail "a message reached Bob"
+expect_match "$(./mailsim lab status --state "$ST4")" '^      script: done' "lab status: the machine's script is done"
+down "$ST4"
+
+# ---- the script: the course's mail clients ----------------------------------
+ST5="$TMP/play-course"
+up "$ST5" builtin:course.scn --play >/dev/null
+LOG="$ST5/script.log"
+wait_for "$LOG" 'line 62: (done|.*failed)' 30 || fail "the course's last line was not acted within 30 s"
+log=$(cat "$LOG")
+expect_match "$log" 'setup\.7 +alice +alice.s account \(found by autoconfig\)' "Alice's client finds its servers by autoconfig, over the lab"
+expect_match "$log" 'out\.1 +alice → mail\.example\.com +mail\.example\.com accepted “Hello Bob”' "Alice's message is accepted at 2 s"
+expect_match "$log" 'in\.8 +bob +1 new message: “Hello Bob”' "Bob's client fetches it at 6 s"
+failed=$(grep -E 'line [0-9]+: [a-z-]+ failed:' "$LOG")
+[ -z "$failed" ] && pass "no line failed" || fail "a line of the course failed: $failed"
+bob=$(messages "$ST5/mx.example.org" | grep '/bob/cur/' | head -1)
+[ -n "$bob" ] && grep -q '^Subject: Hello Bob' "$bob" && pass "the message is in Bob's Maildir, read" ||
+	fail "no Hello Bob in Bob's Maildir"
+messages "$ST5/mail.example.com" | grep -q '/alice/\.Sent/' && pass "and its copy in Alice's Sent" || fail "no copy in Alice's Sent"
+down "$ST5"
+
+# ---- the script: a host goes down, a link is cut ----------------------------
+cat >"$TMP/cables.scn" <<'EOF'
+title "Cables pulled"
+host mail.example.com 192.0.2.10    runs mta mda
+host mx.example.org   198.51.100.20 runs mta mda
+host pc               192.0.2.77
+user alice@example.com password "w" on mail.example.com
+user bob@example.org   password "b" on mx.example.org
+at 1s  host mail.example.com goes down
+at 1s  link pc mx.example.org cut
+at 8s  host mail.example.com comes up
+at 8s  link pc mx.example.org restored
+at 10m host mail.example.com goes down
+EOF
+ST6="$TMP/cables"
+up "$ST6" "$TMP/cables.scn" --play >/dev/null
+PC="${P}pc"
+expect_match "$(connect "$PC" 198.51.100.20 25 1)" '^open 220 ' "before 1 s, pc reaches the MX"
+sleep 2
+expect_match "$(connect "$MX" 192.0.2.10 25 1)" '^timeout' "at 1 s the provider goes down: nothing answers"
+expect_match "$(connect "$PC" 198.51.100.20 25 1)" '^timeout' "and the link between pc and the MX is cut"
+expect_match "$(in_ns "$PC" nft list set inet mailsim cut)" '198\.51\.100\.20' "the cut is an nft set on pc's side"
+sleep 5
+wait_for "$ST6/script.log" 'line 9: done' 5
+expect_match "$(connect "$MX" 192.0.2.10 25 2)" '^open 220 ' "at 8 s the provider is back"
+expect_match "$(connect "$PC" 198.51.100.20 25 2)" '^open 220 ' "and the link restored"
+expect_match "$(./mailsim lab status --state "$ST6")" '^      script: playing' "a line at 10 min is still to come"
+play=$(sed -n "/^\[host mail.example.com\]/,/^\[/s/^play_pid=//p" "$ST6/lab.ini")
+down "$ST6"
+# gone, or a zombie nobody reaps (its parent, lab up, has ended)
+if [ -n "$play" ] && { ! kill -0 "$play" 2>/dev/null || [ "$(cut -d' ' -f3 /proc/"$play"/stat 2>/dev/null)" = Z ]; }; then
+	pass "lab down stops the script's player (pid $play)"
+else
+	fail "the player ${play:-?} outlives lab down"
+fi
 
 finish

@@ -1,16 +1,21 @@
 /* sim/cmd_lab.c - `mailsim lab up|down|status`: a scenario's hosts as
  * machines of their own on one computer.
  *
- * Each host that runs something gets a network namespace (ip-netns(8))
- * holding its scenario address on eth0, one end of a veth pair (veth(4))
- * whose other end is a port of a private bridge in a "switch" namespace of
- * its own, and a `mailsim serve --host` serving that host's agents on the
+ * Each machine gets a network namespace (ip-netns(8)) holding its scenario
+ * address on eth0, one end of a veth pair (veth(4)) whose other end is a
+ * port of a private bridge in a "switch" namespace of its own, and, if it
+ * runs servers, a `mailsim serve --host` serving that host's agents on the
  * standard ports.  The root namespace gets no address and no route: the
  * scenario's addresses (documentation ranges, RFC 5737) exist only inside
- * the lab.  What up made is recorded in STATE/lab.ini; down undoes exactly
- * that, stopping only the processes it recorded.
+ * the lab.  The scenario's firewall rules become an nftables table in each
+ * host's namespace, its links tc shaping on each eth0 (sim/lab_net.h);
+ * with --play, a player in each machine that has script lines acts them
+ * out (sim/lab_play.h).  What up made is recorded in STATE/lab.ini; down
+ * undoes exactly that, stopping only the processes it recorded.
  */
 #include "sim/world.h"
+#include "sim/lab_net.h"
+#include "sim/lab_play.h"
 
 #include <glib/gstdio.h>
 
@@ -45,7 +50,9 @@
 #define LAB_LOG_TAIL        2000           /* bytes of a log shown when a server fails */
 
 typedef struct {
-	const ScenarioHost *h;
+	char    *name;       /* the scenario's host, or "client-ADDR" for a script's address no host has */
+	char    *address;
+	guint    roles;      /* ScenarioRole bits; 0: a bare machine */
 	char    *netns;      /* "ms-mx-example-org" */
 	char    *peer;       /* the switch's end of the veth pair: "v2-mx-example-o" */
 	char    *log;        /* STATE/HOST.log */
@@ -63,6 +70,8 @@ typedef struct {
 
 static void lab_host_free(LabHost *lh)
 {
+	g_free(lh->name);
+	g_free(lh->address);
 	g_free(lh->netns);
 	g_free(lh->peer);
 	g_free(lh->log);
@@ -125,34 +134,65 @@ static guint64 process_start_time(GPid pid)
 	return g_ascii_strtoull(fields[19], NULL, 10);
 }
 
-/* Run an ip command; with its error output in error on failure. */
-static gboolean run_ip(Lab *lab, GError **error, ...)
+/* Run a command (ip, tc, nft), printed first with -v; its output in *out_r
+ * (may be NULL: thrown away), its error output in error on failure. */
+static gboolean run_argv(Lab *lab, char **argv, char **out_r, GError **error)
 {
-	g_autoptr(GPtrArray) argv = g_ptr_array_new();
-	g_ptr_array_add(argv, "ip");
-	va_list ap;
-	va_start(ap, error);
-	for (const char *a = va_arg(ap, const char *); a; a = va_arg(ap, const char *))
-		g_ptr_array_add(argv, (char *)a);
-	va_end(ap);
-	g_ptr_array_add(argv, NULL);
 	if (lab->verbose) {
-		g_autofree char *line = g_strjoinv(" ", (char **)argv->pdata);
+		g_autofree char *line = g_strjoinv(" ", argv);
 		printf("  %s\n", line);
 	}
 	g_autofree char *err_out = NULL;
 	int status = 0;
-	if (!g_spawn_sync(NULL, (char **)argv->pdata, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL,
-	                  NULL, NULL, NULL, &err_out, &status, error))
+	GSpawnFlags flags = G_SPAWN_SEARCH_PATH | (out_r ? 0 : G_SPAWN_STDOUT_TO_DEV_NULL);
+	if (!g_spawn_sync(NULL, argv, NULL, flags, NULL, NULL, out_r, &err_out, &status, error))
 		return FALSE;
 	if (!g_spawn_check_wait_status(status, NULL)) {
-		g_autofree char *line = g_strjoinv(" ", (char **)argv->pdata);
+		g_autofree char *line = g_strjoinv(" ", argv);
 		g_set_error(error, G_SPAWN_ERROR, G_SPAWN_ERROR_FAILED, "%s: %s", line,
 		            err_out && *err_out ? g_strstrip(err_out) : "failed");
+		if (out_r)
+			g_clear_pointer(out_r, g_free);
 		return FALSE;
 	}
 	return TRUE;
 }
+
+/* The arguments of a va_list up to NULL, as an argv (NULL-terminated). */
+static GPtrArray *argv_from(va_list ap)
+{
+	GPtrArray *argv = g_ptr_array_new();
+	for (const char *a = va_arg(ap, const char *); a; a = va_arg(ap, const char *))
+		g_ptr_array_add(argv, (char *)a);
+	g_ptr_array_add(argv, NULL);
+	return argv;
+}
+
+/* run_argv with the arguments listed, NULL last: "ip", "-n", ns, ... */
+static gboolean run_cmd(Lab *lab, GError **error, ...) G_GNUC_NULL_TERMINATED;
+
+static gboolean run_cmd(Lab *lab, GError **error, ...)
+{
+	va_list ap;
+	va_start(ap, error);
+	g_autoptr(GPtrArray) argv = argv_from(ap);
+	va_end(ap);
+	return run_argv(lab, (char **)argv->pdata, NULL, error);
+}
+
+/* run_cmd keeping the output in *out_r. */
+static gboolean run_cmd_output(Lab *lab, char **out_r, GError **error, ...) G_GNUC_NULL_TERMINATED;
+
+static gboolean run_cmd_output(Lab *lab, char **out_r, GError **error, ...)
+{
+	va_list ap;
+	va_start(ap, error);
+	g_autoptr(GPtrArray) argv = argv_from(ap);
+	va_end(ap);
+	return run_argv(lab, (char **)argv->pdata, out_r, error);
+}
+
+#define run_ip(lab, error, ...) run_cmd((lab), (error), "ip", __VA_ARGS__)
 
 static gboolean record_save(Lab *lab, GError **error)
 {
@@ -197,6 +237,16 @@ static int lab_teardown(Lab *lab)
 	int rc = 0;
 	gsize n = 0;
 	g_auto(GStrv) groups = g_key_file_get_groups(lab->record, &n);
+	/* the script's players first: nothing new starts while the servers stop */
+	for (gsize i = 0; i < n; i++) {
+		if (!g_str_has_prefix(groups[i], "host "))
+			continue;
+		GPid pid = (GPid)g_key_file_get_integer(lab->record, groups[i], "play_pid", NULL);
+		guint64 started = g_key_file_get_uint64(lab->record, groups[i], "play_started", NULL);
+		g_autofree char *name = g_strdup_printf("the script on %s", groups[i] + 5);
+		if (pid > 0)
+			stop_process(name, pid, started);
+	}
 	for (gsize i = 0; i < n; i++) {
 		if (!g_str_has_prefix(groups[i], "host "))
 			continue;
@@ -260,7 +310,10 @@ static gboolean lab_alive(Lab *lab)
 		g_autofree char *ns = g_key_file_get_string(lab->record, groups[i], "netns", NULL);
 		GPid pid = (GPid)g_key_file_get_integer(lab->record, groups[i], "pid", NULL);
 		guint64 started = g_key_file_get_uint64(lab->record, groups[i], "started", NULL);
-		if ((ns && netns_exists(ns)) || (started && process_start_time(pid) == started))
+		GPid play = (GPid)g_key_file_get_integer(lab->record, groups[i], "play_pid", NULL);
+		guint64 play_started = g_key_file_get_uint64(lab->record, groups[i], "play_started", NULL);
+		if ((ns && netns_exists(ns)) || (started && process_start_time(pid) == started) ||
+		    (play_started && process_start_time(play) == play_started))
 			return TRUE;
 	}
 	return FALSE;
@@ -268,11 +321,42 @@ static gboolean lab_alive(Lab *lab)
 
 /* ---- up ---------------------------------------------------------------- */
 
+static LabHost *lab_host_by_address(GPtrArray *hosts, const char *address)
+{
+	for (guint i = 0; i < hosts->len; i++) {
+		LabHost *lh = g_ptr_array_index(hosts, i);
+		if (!strcmp(lh->address, address))
+			return lh;
+	}
+	return NULL;
+}
+
+/* One machine of the lab: its namespace's name, its cable's, its log. */
+static void plan_host(GPtrArray *hosts, const char *prefix, const char *state, GHashTable *taken,
+                      const char *name, const char *address, guint roles)
+{
+	LabHost *lh = g_new0(LabHost, 1);
+	lh->name = g_strdup(name);
+	lh->address = g_strdup(address);
+	lh->roles = roles;
+	lh->netns = netns_name(prefix, name, taken);
+	g_autofree char *peer = g_strdup_printf("v%u-%s", hosts->len + 1, name);
+	for (char *p = peer; *p; p++)
+		if (*p == '.')
+			*p = '-';
+	peer[MIN(strlen(peer), LAB_IFNAME_MAX)] = '\0';
+	lh->peer = g_steal_pointer(&peer);
+	g_autofree char *logname = g_strconcat(name, ".log", NULL);
+	lh->log = g_build_filename(state, logname, NULL);
+	lh->serves = (roles & ~(guint)SCENARIO_ROLE_MUA) != 0;
+	g_ptr_array_add(hosts, lh);
+}
+
 /* The host's own wire: eth0 in its namespace with its scenario address,
  * the other end a port of the bridge; a route to each other host. */
 static gboolean wire_host(Lab *lab, const char *sw, LabHost *lh, GPtrArray *all, GError **error)
 {
-	g_autofree char *cidr = g_strdup_printf("%s/32", lh->h->address);
+	g_autofree char *cidr = g_strdup_printf("%s/32", lh->address);
 	if (!run_ip(lab, error, "netns", "add", lh->netns, NULL) ||
 	    !run_ip(lab, error, "link", "add", LAB_HOST_IFACE, "netns", lh->netns, "type", "veth",
 	            "peer", "name", lh->peer, "netns", sw, NULL) ||
@@ -290,16 +374,126 @@ static gboolean wire_host(Lab *lab, const char *sw, LabHost *lh, GPtrArray *all,
 		LabHost *other = g_ptr_array_index(all, i);
 		if (other == lh)
 			continue;
-		g_autofree char *to = g_strdup_printf("%s/32", other->h->address);
+		g_autofree char *to = g_strdup_printf("%s/32", other->address);
 		if (!run_ip(lab, error, "-n", lh->netns, "route", "add", to, "dev", LAB_HOST_IFACE, NULL))
 			return FALSE;
 	}
 	return TRUE;
 }
 
+/* The scenario's firewall rules for the host, as the simulation judges
+ * them (sim/lab_net.h), loaded into its namespace before any server
+ * starts.  The script stays beside the log (STATE/HOST.nft) for reading. */
+static gboolean apply_firewall(Lab *lab, const Scenario *scn, LabHost *lh, const char *state, GError **error)
+{
+	guint rules = 0;
+	g_autofree char *script = lab_net_firewall_script(scn, lh->name, &rules);
+	if (!script)
+		return TRUE;
+	g_autofree char *file = g_strconcat(lh->name, ".nft", NULL);
+	g_autofree char *path = g_build_filename(state, file, NULL);
+	if (!g_file_set_contents(path, script, -1, error) ||
+	    !run_cmd(lab, error, "ip", "netns", "exec", lh->netns, "nft", "-f", path, NULL))
+		return FALSE;
+	g_autofree char *group = host_group(lh->name);
+	g_key_file_set_string(lab->record, group, "firewall", path);
+	g_key_file_set_integer(lab->record, group, "firewall_rules", (gint)rules);
+	return record_save(lab, error);
+}
+
+/* Can this kernel delay packets (the netem qdisc, CONFIG_NET_SCH_NETEM)?
+ * Asked once, on the loopback of one namespace, and undone.  *why_r: tc's
+ * answer when it cannot. */
+static gboolean netem_works(Lab *lab, const char *netns, char **why_r)
+{
+	g_autoptr(GError) err = NULL;
+	if (!run_cmd(lab, &err, "tc", "-n", netns, "qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms", NULL)) {
+		const char *colon = strstr(err->message, ": ");   /* after the command line */
+		const char *why = colon ? colon + 2 : err->message;
+		if (g_str_has_prefix(why, "Error: "))
+			why += strlen("Error: ");
+		*why_r = g_strdup(why);
+		gsize len = strlen(*why_r);
+		if (len && (*why_r)[len - 1] == '.')
+			(*why_r)[len - 1] = '\0';
+		return FALSE;
+	}
+	run_cmd(lab, NULL, "tc", "-n", netns, "qdisc", "del", "dev", "lo", "root", NULL);
+	*why_r = NULL;
+	return TRUE;
+}
+
+/* What the host sends to each other machine, shaped as their link says
+ * (sim/lab_net.h); the peer shapes its own way back.  Recorded as text
+ * for status. */
+static gboolean apply_links(Lab *lab, const Scenario *scn, LabHost *lh, GPtrArray *all, gboolean netem,
+                            GError **error)
+{
+	g_autoptr(GArray) shapes = g_array_new(FALSE, TRUE, sizeof(LabNetShape));
+	g_autoptr(GString) said = g_string_new(NULL);
+	for (guint i = 0; i < all->len; i++) {
+		LabHost *other = g_ptr_array_index(all, i);
+		if (other == lh)
+			continue;
+		LabNetLink link = lab_net_link(scn, lh->name, other->name);
+		LabNetShape sh = { .address = other->address, .bandwidth = link.bandwidth,
+		                   .latency_us = netem ? link.latency_us : 0 };
+		g_array_append_val(shapes, sh);
+		if (sh.bandwidth || sh.latency_us > 0) {
+			g_autofree char *what = lab_net_shape_describe(sh.bandwidth, sh.latency_us);
+			g_string_append_printf(said, "%s%s %s", said->len ? "; " : "", other->name, what);
+		}
+	}
+	g_autoptr(GPtrArray) cmds = lab_net_tc_commands(LAB_HOST_IFACE, (LabNetShape *)shapes->data, shapes->len,
+	                                                 netem);
+	for (guint i = 0; i < cmds->len; i++) {
+		char **args = g_ptr_array_index(cmds, i);
+		g_autoptr(GPtrArray) argv = g_ptr_array_new();
+		g_ptr_array_add(argv, "tc");
+		g_ptr_array_add(argv, "-n");
+		g_ptr_array_add(argv, lh->netns);
+		for (char **a = args; *a; a++)
+			g_ptr_array_add(argv, *a);
+		g_ptr_array_add(argv, NULL);
+		if (!run_argv(lab, (char **)argv->pdata, NULL, error))
+			return FALSE;
+	}
+	if (!said->len)
+		return TRUE;
+	g_autofree char *group = host_group(lh->name);
+	g_key_file_set_string(lab->record, group, "links", said->str);
+	return record_save(lab, error);
+}
+
 static void child_detach(gpointer data)
 {
 	setsid();   /* the servers outlive the terminal that ran lab up */
+}
+
+/* Start argv in its own session, output appended to log, stdin from
+ * /dev/null: it outlives lab up. */
+static gboolean spawn_detached(Lab *lab, const char **argv, const char *log_path, GPid *pid_r, GError **error)
+{
+	if (lab->verbose) {
+		g_autofree char *line = g_strjoinv(" ", (char **)argv);
+		printf("  %s >>%s 2>&1 &\n", line, log_path);
+	}
+	int log = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (log < 0 || null < 0) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "%s: %s", log_path, g_strerror(errno));
+		if (log >= 0)
+			close(log);
+		if (null >= 0)
+			close(null);
+		return FALSE;
+	}
+	gboolean ok = g_spawn_async_with_fds(NULL, (char **)argv, NULL,
+	                                     G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD,
+	                                     child_detach, NULL, pid_r, null, log, log, error);
+	close(log);
+	close(null);
+	return ok;
 }
 
 /* ip netns exec NS mailsim serve SCENARIO --host NAME ...: ip execs
@@ -317,7 +511,7 @@ static gboolean start_server(Lab *lab, LabHost *lh, const char *self, const char
 	argv[a++] = "serve";
 	argv[a++] = scenario;
 	argv[a++] = "--host";
-	argv[a++] = lh->h->name;
+	argv[a++] = lh->name;
 	argv[a++] = "--state";
 	argv[a++] = state;
 	if (plaintext)
@@ -325,30 +519,61 @@ static gboolean start_server(Lab *lab, LabHost *lh, const char *self, const char
 	if (no_fsync)
 		argv[a++] = "--no-fsync";
 	argv[a] = NULL;
-	if (lab->verbose) {
-		g_autofree char *line = g_strjoinv(" ", (char **)argv);
-		printf("  %s >%s 2>&1 &\n", line, lh->log);
-	}
-	int log = open(lh->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-	int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (log < 0 || null < 0) {
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "%s: %s", lh->log, g_strerror(errno));
-		if (log >= 0)
-			close(log);
-		if (null >= 0)
-			close(null);
+	if (!spawn_detached(lab, argv, lh->log, &lh->pid, error))
 		return FALSE;
-	}
-	gboolean ok = g_spawn_async_with_fds(NULL, (char **)argv, NULL,
-	                                     G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD,
-	                                     child_detach, NULL, &lh->pid, null, log, log, error);
-	close(log);
-	close(null);
-	if (!ok)
-		return FALSE;
-	g_autofree char *group = host_group(lh->h->name);
+	g_autofree char *group = host_group(lh->name);
 	g_key_file_set_integer(lab->record, group, "pid", (gint)lh->pid);
 	g_key_file_set_uint64(lab->record, group, "started", process_start_time(lh->pid));
+	return record_save(lab, error);
+}
+
+/* The script (--play): one player per machine with lines to act, in its
+ * namespace (lab play-host, sim/lab_play.h), all from one time 0, now;
+ * what no machine can act is said at the top of the script's log.
+ * *machines_r: how many players started. */
+static gboolean start_players(Lab *lab, const Scenario *scn, GPtrArray *hosts, const char *self,
+                              const char *scenario, const char *state, const char *sw, guint *machines_r,
+                              GError **error)
+{
+	*machines_r = 0;
+	g_autofree char *log = g_build_filename(state, LAB_PLAY_LOG, NULL);
+	g_autoptr(GHashTable) acting = g_hash_table_new_full(scenario_caseless_hash, scenario_caseless_equal,
+	                                                     g_free, NULL);
+	g_autoptr(GString) head = g_string_new(NULL);
+	g_autoptr(GDateTime) now = g_date_time_new_now_local();
+	g_autofree char *when = g_date_time_format(now, "%F %T");
+	g_string_append_printf(head, "mailsim lab: the script of %s, time 0 at %s\n", scn->filename, when);
+	for (guint i = 0; i < scn->actions->len; i++) {
+		const ScenarioAction *a = g_ptr_array_index(scn->actions, i);
+		const char *why = NULL;
+		char *machine = lab_play_machine(scn, a, &why);
+		if (machine)
+			g_hash_table_add(acting, machine);
+		else
+			g_string_append_printf(head, "mailsim lab: line %u not played (%s): %s\n", a->line, a->text,
+			                       why ? why : "no machine acts it");
+	}
+	if (!g_file_set_contents(log, head->str, -1, error))
+		return FALSE;
+	g_autofree char *t0 = g_strdup_printf("%" G_GINT64_FORMAT, g_get_monotonic_time());
+	for (guint i = 0; i < hosts->len; i++) {
+		LabHost *lh = g_ptr_array_index(hosts, i);
+		if (!g_hash_table_contains(acting, lh->name))
+			continue;
+		const char *argv[] = { "ip", "netns", "exec", lh->netns, self, "lab", "play-host", scenario,
+		                       "--state", state, "--host", lh->name, "--t0", t0, "--switch", sw,
+		                       "--port", lh->peer, NULL };
+		GPid pid = 0;
+		if (!spawn_detached(lab, argv, log, &pid, error))
+			return FALSE;
+		g_autofree char *group = host_group(lh->name);
+		g_key_file_set_integer(lab->record, group, "play_pid", (gint)pid);
+		g_key_file_set_uint64(lab->record, group, "play_started", process_start_time(pid));
+		if (!record_save(lab, error))
+			return FALSE;
+		(*machines_r)++;
+	}
+	g_key_file_set_string(lab->record, "lab", "script", log);
 	return record_save(lab, error);
 }
 
@@ -361,7 +586,7 @@ static gboolean wait_ready(GPtrArray *hosts, GError **error)
 		LabHost *lh = g_ptr_array_index(hosts, i);
 		if (!lh->serves)
 			continue;
-		g_autofree char *ready = g_strdup_printf("mailsim serve: %s ready\n", lh->h->name);
+		g_autofree char *ready = g_strdup_printf("mailsim serve: %s ready\n", lh->name);
 		for (;;) {
 			g_autofree char *text = NULL;
 			gsize len = 0;
@@ -372,7 +597,7 @@ static gboolean wait_ready(GPtrArray *hosts, GError **error)
 			if (dead || g_get_monotonic_time() > deadline) {
 				const char *tail = text && len > LAB_LOG_TAIL ? text + len - LAB_LOG_TAIL : text;
 				g_set_error(error, G_SPAWN_ERROR, G_SPAWN_ERROR_FAILED, "the server of %s %s; its log (%s):\n%s",
-				            lh->h->name, dead ? "exited" : "is not ready in time", lh->log,
+				            lh->name, dead ? "exited" : "is not ready in time", lh->log,
 				            tail ? tail : "");
 				return FALSE;
 			}
@@ -386,8 +611,8 @@ static const char *find_role(GPtrArray *hosts, guint role, gboolean want_netns)
 {
 	for (guint i = 0; i < hosts->len; i++) {
 		LabHost *lh = g_ptr_array_index(hosts, i);
-		if (lh->h->roles & role)
-			return want_netns ? lh->netns : lh->h->address;
+		if (lh->roles & role)
+			return want_netns ? lh->netns : lh->address;
 	}
 	return NULL;
 }
@@ -402,7 +627,7 @@ static char *roles_text(guint roles)
 }
 
 /* self: this mailsim, named so in the hints unless it is the one on the PATH. */
-static void print_lab(const Scenario *scn, GPtrArray *hosts, const char *sw, const char *state, const char *self)
+static void print_lab(Lab *lab, const Scenario *scn, GPtrArray *hosts, const char *sw, const char *state, const char *self)
 {
 	g_autofree char *on_path = g_find_program_in_path("mailsim");
 	g_autofree char *on_path_real = on_path ? g_canonicalize_filename(on_path, NULL) : NULL;
@@ -412,10 +637,22 @@ static void print_lab(const Scenario *scn, GPtrArray *hosts, const char *sw, con
 	printf("  %-28s %-16s %-20s %s\n", "namespace", "address", "runs", "server");
 	for (guint i = 0; i < hosts->len; i++) {
 		LabHost *lh = g_ptr_array_index(hosts, i);
-		g_autofree char *roles = roles_text(lh->h->roles);
+		g_autofree char *roles = roles_text(lh->roles);
 		g_autofree char *server = lh->serves ? g_strdup_printf("pid %d, log %s", (int)lh->pid, lh->log)
 		                                     : g_strdup("(clients: run your own here)");
-		printf("  %-28s %-16s %-20s %s\n", lh->netns, lh->h->address, roles, server);
+		printf("  %-28s %-16s %-20s %s\n", lh->netns, lh->address, *roles ? roles : "-", server);
+	}
+	for (guint i = 0; i < hosts->len; i++) {
+		LabHost *lh = g_ptr_array_index(hosts, i);
+		g_autofree char *group = host_group(lh->name);
+		g_autofree char *fw = g_key_file_get_string(lab->record, group, "firewall", NULL);
+		g_autofree char *links = g_key_file_get_string(lab->record, group, "links", NULL);
+		if (fw)
+			printf("Firewall of %s: %d rule(s) from the scenario (%s); its counters:\n"
+			       "  ip netns exec %s nft list table inet " LAB_NET_TABLE "\n", lh->name,
+			       g_key_file_get_integer(lab->record, group, "firewall_rules", NULL), fw, lh->netns);
+		if (links)
+			printf("Links from %s: %s\n", lh->name, links);
 	}
 	LabHost *first = g_ptr_array_index(hosts, 0);
 	printf("Watch the traffic (as root):\n"
@@ -444,13 +681,19 @@ static void print_lab(const Scenario *scn, GPtrArray *hosts, const char *sw, con
 }
 
 static int lab_up(const char *scenario_arg, const char *state_arg, const char *prefix, gboolean plaintext,
-                  gboolean no_fsync, gboolean verbose)
+                  gboolean no_fsync, gboolean play, gboolean verbose)
 {
 	g_autoptr(GError) error = NULL;
 	g_autoptr(Scenario) scn = ms_world_load_scenario(scenario_arg, &error);
 	if (!scn) {
 		fprintf(stderr, "%s\n", error->message);
 		return 2;
+	}
+	g_autofree char *nft = g_find_program_in_path("nft");
+	if (scn->firewall->len && !nft) {
+		fprintf(stderr, "mailsim lab: %s has firewall rules, and the nft command is missing "
+		        "(Debian: apt-get install nftables)\n", scn->filename);
+		return 1;
 	}
 	/* the servers run elsewhere (cwd kept, but the record must not depend on it) */
 	g_autofree char *scenario = g_str_has_prefix(scenario_arg, "builtin:") || g_path_is_absolute(scenario_arg)
@@ -481,21 +724,16 @@ static int lab_up(const char *scenario_arg, const char *state_arg, const char *p
 	g_autoptr(GPtrArray) hosts = g_ptr_array_new_with_free_func((GDestroyNotify)lab_host_free);
 	for (guint i = 0; i < scn->hosts->len; i++) {
 		const ScenarioHost *h = g_ptr_array_index(scn->hosts, i);
-		if (!h->roles)
-			continue;   /* a bare machine: nothing runs there */
-		LabHost *lh = g_new0(LabHost, 1);
-		lh->h = h;
-		lh->netns = netns_name(prefix, h->name, taken);
-		g_autofree char *peer = g_strdup_printf("v%u-%s", hosts->len + 1, h->name);
-		for (char *p = peer; *p; p++)
-			if (*p == '.')
-				*p = '-';
-		peer[MIN(strlen(peer), LAB_IFNAME_MAX)] = '\0';
-		lh->peer = g_steal_pointer(&peer);
-		g_autofree char *logname = g_strconcat(h->name, ".log", NULL);
-		lh->log = g_build_filename(state, logname, NULL);
-		lh->serves = (h->roles & ~(guint)SCENARIO_ROLE_MUA) != 0;
-		g_ptr_array_add(hosts, lh);
+		plan_host(hosts, prefix, state, taken, h->name, h->address, h->roles);
+	}
+	/* A raw session from an address no host has: a bare machine there, as
+	 * the simulation adds one (sim/world.c), named as it names it. */
+	for (guint i = 0; i < scn->actions->len; i++) {
+		const ScenarioAction *a = g_ptr_array_index(scn->actions, i);
+		if (a->kind != SCENARIO_ACTION_RAW_SESSION || a->source_host || lab_host_by_address(hosts, a->address))
+			continue;
+		g_autofree char *name = g_strdup_printf("client-%s", a->address);
+		plan_host(hosts, prefix, state, taken, name, a->address, 0);
 	}
 	int rc = 0;
 	for (guint i = 0; i <= hosts->len; i++) {
@@ -520,9 +758,9 @@ static int lab_up(const char *scenario_arg, const char *state_arg, const char *p
 	g_key_file_set_string(lab->record, "lab", "bridge", LAB_BRIDGE);
 	for (guint i = 0; i < hosts->len; i++) {
 		LabHost *lh = g_ptr_array_index(hosts, i);
-		g_autofree char *group = host_group(lh->h->name);
+		g_autofree char *group = host_group(lh->name);
 		g_key_file_set_string(lab->record, group, "netns", lh->netns);
-		g_key_file_set_string(lab->record, group, "address", lh->h->address);
+		g_key_file_set_string(lab->record, group, "address", lh->address);
 		g_key_file_set_string(lab->record, group, "port", lh->peer);
 		g_key_file_set_boolean(lab->record, group, "serves", lh->serves);
 	}
@@ -542,6 +780,25 @@ static int lab_up(const char *scenario_arg, const char *state_arg, const char *p
 		if (!wire_host(lab, sw, g_ptr_array_index(hosts, i), hosts, &error))
 			goto fail;
 	if (verbose)
+		printf("mailsim lab: the scenario's firewall rules and links\n");
+	for (guint i = 0; i < hosts->len; i++)
+		if (!apply_firewall(lab, scn, g_ptr_array_index(hosts, i), state, &error))
+			goto fail;
+	{
+		LabHost *first = g_ptr_array_index(hosts, 0);
+		g_autofree char *why = NULL;
+		gboolean netem = netem_works(lab, first->netns, &why);
+		g_autofree char *latency = netem ? g_strdup("applied (netem)")
+		                           : g_strdup_printf("not applied: this kernel has no netem qdisc "
+		                                             "(CONFIG_NET_SCH_NETEM; tc: %s)", why);
+		g_key_file_set_string(lab->record, "lab", "latency", latency);
+		if (!netem)
+			printf("mailsim lab: link latencies are %s; bandwidths are applied\n", latency);
+		for (guint i = 0; i < hosts->len; i++)
+			if (!apply_links(lab, scn, g_ptr_array_index(hosts, i), hosts, netem, &error))
+				goto fail;
+	}
+	if (verbose)
 		printf("mailsim lab: starting the servers\n");
 	for (guint i = 0; i < hosts->len; i++) {
 		LabHost *lh = g_ptr_array_index(hosts, i);
@@ -550,7 +807,15 @@ static int lab_up(const char *scenario_arg, const char *state_arg, const char *p
 	}
 	if (!wait_ready(hosts, &error))
 		goto fail;
-	print_lab(scn, hosts, sw, state, self);
+	guint players = 0;
+	if (play && !start_players(lab, scn, hosts, self, scenario, state, sw, &players, &error))
+		goto fail;
+	print_lab(lab, scn, hosts, sw, state, self);
+	if (play)
+		printf("Script: acted from now on by %u machine(s); what they do and what the servers answer:\n"
+		       "  %s/" LAB_PLAY_LOG "\n", players, state);
+	else if (scn->actions->len)
+		printf("Script: %u line(s) not acted (up --play acts them)\n", scn->actions->len);
 	lab_close(lab);
 	return 0;
 
@@ -580,6 +845,37 @@ static int lab_down(const char *state, gboolean verbose)
 	}
 	lab_close(lab);
 	return rc;
+}
+
+/* Under a host in status: its firewall, each rule with what it counted
+ * (read from the kernel when the namespace is up and we may), its links,
+ * its part of the script. */
+static void show_host_details(Lab *lab, const char *group, const char *netns)
+{
+	g_autofree char *fw = g_key_file_get_string(lab->record, group, "firewall", NULL);
+	g_autofree char *links = g_key_file_get_string(lab->record, group, "links", NULL);
+	if (fw) {
+		int rules = g_key_file_get_integer(lab->record, group, "firewall_rules", NULL);
+		printf("      firewall: %d rule%s (%s)\n", rules, rules == 1 ? "" : "s", fw);
+		g_autofree char *listing = NULL;
+		g_autoptr(GError) err = NULL;
+		if (netns && run_cmd_output(lab, &listing, &err, "ip", "netns", "exec", netns, "nft", "list", "table",
+		                            "inet", LAB_NET_TABLE, NULL)) {
+			g_auto(GStrv) lines = g_strsplit(listing, "\n", -1);
+			for (char **l = lines; *l; l++)
+				if (strstr(*l, " counter "))
+					printf("        %s\n", g_strstrip(*l));
+		} else if (netns) {
+			printf("        (the counters: %s)\n", err ? err->message : "?");
+		}
+	}
+	if (links)
+		printf("      links: %s\n", links);
+	GPid play = (GPid)g_key_file_get_integer(lab->record, group, "play_pid", NULL);
+	guint64 play_started = g_key_file_get_uint64(lab->record, group, "play_started", NULL);
+	if (play > 0)
+		printf("      script: %s\n", play_started && process_start_time(play) == play_started
+		                             ? "playing" : "done");
 }
 
 static int lab_status(const char *state)
@@ -617,7 +913,14 @@ static int lab_status(const char *state)
 		total++;
 		if (ns_up && (!serves || running))
 			up++;
+		show_host_details(lab, groups[i], ns_up ? ns : NULL);
 	}
+	g_autofree char *latency = g_key_file_get_string(lab->record, "lab", "latency", NULL);
+	g_autofree char *script = g_key_file_get_string(lab->record, "lab", "script", NULL);
+	if (latency)
+		printf("  link latencies: %s\n", latency);
+	if (script)
+		printf("  the script's log: %s\n", script);
 	printf("mailsim lab: %u of %u hosts up\n", up, total);
 	lab_close(lab);
 	return up == total && sw && netns_exists(sw) ? 0 : 1;
@@ -626,7 +929,10 @@ static int lab_status(const char *state)
 int ms_cmd_lab(int argc, char **argv)
 {
 	char *state = NULL, *prefix = NULL, *ip = NULL;
-	gboolean plaintext = FALSE, no_fsync = FALSE, verbose = FALSE;
+	gboolean plaintext = FALSE, no_fsync = FALSE, play = FALSE, verbose = FALSE;
+	/* play-host: what up gives each player */
+	char *machine = NULL, *sw = NULL, *port = NULL;
+	gint64 t0 = 0;
 	GOptionEntry entries[] = {
 		{ "state", 0, 0, G_OPTION_ARG_FILENAME, &state,
 		  "Where the record, the logs and each host's files live (" LAB_DEFAULT_STATE ")", "DIR" },
@@ -635,7 +941,13 @@ int ms_cmd_lab(int argc, char **argv)
 		{ "allow-plaintext-auth", 0, 0, G_OPTION_ARG_NONE, &plaintext,
 		  "up: servers accept passwords before STARTTLS", NULL },
 		{ "no-fsync", 0, 0, G_OPTION_ARG_NONE, &no_fsync, "up: servers do not sync files (faster, unsafe)", NULL },
-		{ "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Print every ip command", NULL },
+		{ "play", 0, 0, G_OPTION_ARG_NONE, &play,
+		  "up: act out the scenario's script (its at lines) from the machines, log in STATE/" LAB_PLAY_LOG, NULL },
+		{ "host", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_STRING, &machine, "play-host: the machine", "NAME" },
+		{ "t0", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT64, &t0, "play-host: time 0 (monotonic us)", "US" },
+		{ "switch", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_STRING, &sw, "play-host: the switch", "NETNS" },
+		{ "port", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_STRING, &port, "play-host: its cable", "IFNAME" },
+		{ "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Print every ip, tc and nft command", NULL },
 		{ NULL },
 	};
 	g_autoptr(GOptionContext) ctx = g_option_context_new("up [SCENARIO] | down | status - each host in its own network namespace");
@@ -645,6 +957,7 @@ int ms_cmd_lab(int argc, char **argv)
 		"address on eth0, joins them on a private bridge and runs each host's servers there\n"
 		"(mailsim serve --host).  Needs root.  docs/LAB.md tells more.\n"
 		"  sudo mailsim lab up -v\n"
+		"  sudo mailsim lab up --play                  # and act out its script: STATE/" LAB_PLAY_LOG "\n"
 		"  sudo ip netns exec " LAB_DEFAULT_PREFIX "home-pc-alice dig @203.0.113.53 MX example.org\n"
 		"  sudo mailsim lab down");
 	g_autoptr(GError) error = NULL;
@@ -655,6 +968,17 @@ int ms_cmd_lab(int argc, char **argv)
 	}
 	const char *verb = argc >= 2 ? argv[1] : NULL;
 	const char *dir = state ? state : LAB_DEFAULT_STATE;
+	if (verb && !strcmp(verb, "play-host")) {
+		/* what lab up --play runs in a machine's namespace: not for hands */
+		if (argc != 3 || !machine || !state || t0 <= 0) {
+			fprintf(stderr, "mailsim lab: play-host SCENARIO --state DIR --host NAME --t0 US, as up --play runs it\n");
+			goto out;
+		}
+		LabPlayOptions po = { .scenario = argv[2], .state = state, .machine = machine, .t0_us = t0,
+		                      .switch_netns = sw, .port = port };
+		rc = lab_play_machine_run(&po);
+		goto out;
+	}
 	if (!verb || (strcmp(verb, "up") && strcmp(verb, "down") && strcmp(verb, "status")) ||
 	    argc > (strcmp(verb, "up") ? 2 : 3)) {
 		fprintf(stderr, "mailsim lab: say up [SCENARIO], down or status (mailsim lab --help)\n");
@@ -683,11 +1007,14 @@ int ms_cmd_lab(int argc, char **argv)
 	}
 	rc = !strcmp(verb, "up")
 	     ? lab_up(argc == 3 ? argv[2] : LAB_DEFAULT_SCENARIO, dir, prefix ? prefix : LAB_DEFAULT_PREFIX,
-	              plaintext, no_fsync, verbose)
+	              plaintext, no_fsync, play, verbose)
 	     : lab_down(dir, verbose);
 out:
 	g_free(state);
 	g_free(prefix);
 	g_free(ip);
+	g_free(machine);
+	g_free(sw);
+	g_free(port);
 	return rc;
 }

@@ -470,25 +470,28 @@ static void client_free(Client *c)
 	g_free(c);
 }
 
-/* Each mail client runs on its user's machine, named after the user. */
+/* Each mail client runs on its user's machine, named after the user.  In
+ * lab mode only the clients of the one host (mailsim lab up --play acts
+ * them out), taking the lab's self-signed certificates as they are. */
 static gboolean build_clients(MsWorld *w, GError **error)
 {
 	const Scenario *scn = w->scn;
 	for (guint i = 0; i < scn->clients->len; i++) {
 		const ScenarioClient *sc = g_ptr_array_index(scn->clients, i);
 		Node *n = node_for(w, sc->host);
-		if (!n)
+		if (!n || !n->stack)
 			continue;
 		Client *c = g_new0(Client, 1);
 		c->c = sc;
-		c->stack = ms_host_stack_alias(n->host, sc->name);
+		c->stack = node_alias(w, n, sc->name);
 		MuaConfig mc = {
 			.name = sc->name, .flavor = flavors[sc->flavour], .display_name = sc->display_name,
 			.incoming = protocols[sc->incoming],
 			.manual_incoming_protocol = protocols[sc->incoming],
 			.manual_incoming_host = sc->incoming_host, .manual_incoming_port = (guint16)sc->incoming_port,
 			.manual_outgoing_host = sc->smtp_host, .manual_outgoing_port = (guint16)sc->smtp_port,
-			.dns = w->dns, .seed = scn->seed, .epoch_us = MTA_SIM_EPOCH_US,
+			.dns = w->dns, .seed = w->seed, .epoch_us = w->epoch_us,
+			.accept_any_certificate = w->only_host != NULL,
 			.no_sent_copy = sc->no_sent_copy,
 		};
 		c->mua = mua_new(c->stack, &mc, error);
@@ -596,7 +599,7 @@ static MsWorld *world_new(const Scenario *scn, MsSched *s, const char *state_dir
 		return NULL;
 	}
 	build_directory(w);
-	if (!build_mail(w, error) || (w->net && !build_clients(w, error))) {
+	if (!build_mail(w, error) || !build_clients(w, error)) {
 		ms_world_free(w);
 		return NULL;
 	}

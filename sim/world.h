@@ -27,8 +27,9 @@ MsWorld    *ms_world_new(const Scenario *scn, MsSched *s, const char *state_dir,
  * scenario address and the standard ports (25, 587, 465, 143, 993, 110,
  * 995, 53, 80, and LMTP 24), its resolver asking the scenario's DNS hosts
  * at their addresses.  The simulated network's links and firewall rules
- * do not apply and no mail client or script runs: real clients play
- * them.  A state directory kept from an earlier run keeps its accounts. */
+ * do not apply (mailsim lab up applies them) and nothing plays the script;
+ * the host's mail clients are built, for ms_world_client_action (lab up
+ * --play).  A state directory kept from an earlier run keeps its accounts. */
 /* Lab mode's ports for implicit TLS (RFC 8314 7.3); the others are the
  * agents' defaults. */
 #define MS_WORLD_SMTPS_PORT 465

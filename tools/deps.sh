@@ -8,7 +8,7 @@ PKGS="gcc make pkg-config clang libclang-rt-14-dev
 libglib2.0-dev glib-networking libncurses-dev libpcap-dev check libsubunit-dev
 libsqlite3-dev libjson-glib-dev
 python3 curl swaks tmux tshark bind9-dnsutils libxml2-utils openssl gettext
-iproute2 util-linux postfix valgrind"
+iproute2 nftables util-linux postfix valgrind"
 
 missing=""
 for p in $PKGS; do

@@ -8,6 +8,7 @@
  */
 #include "sim/lab_play.h"
 #include "sim/lab_net.h"
+#include "sim/script_block.h"
 #include "sim/signals.h"
 #include "sim/world.h"
 #include "agents/mua/mua.h"
@@ -90,9 +91,8 @@ static void show_reply(MsConn *c, const char *line, gsize len)
 	ms_bus_emit(ms_sched_bus(ms_conn_sched(c)), &ev);
 }
 
-/* As sim/runner.c: the greeting, then the block in one burst (AUTH's
- * secret shown masked, as a mail client shows it), then every line of the
- * answer until the server closes or falls silent. */
+/* As sim/runner.c: the greeting, then the block (script_block_send), then
+ * every line of the answer until the server closes or falls silent. */
 static gboolean raw_session(Player *p, const ScenarioAction *a, GError **error)
 {
 	const ScenarioHost *dst = scenario_find_host(p->scn, a->host);
@@ -112,24 +112,7 @@ static gboolean raw_session(Player *p, const ScenarioAction *a, GError **error)
 	if (n < 0)
 		return FALSE;
 	show_reply(c, line, (gsize)n);
-	gsize len;
-	const char *data = g_bytes_get_data(a->data, &len);
-	ms_conn_cork(c);   /* one burst, one event a line */
-	gboolean ok = TRUE;
-	for (const char *q = data, *end = data + len; ok && q < end;) {
-		const char *nl = memchr(q, '\n', end - q);
-		gsize k = nl ? (gsize)(nl - q) + 1 : (gsize)(end - q);
-		const char *sp = k > 5 && !g_ascii_strncasecmp(q, "AUTH ", 5) ? memchr(q + 5, ' ', k - 5) : NULL;
-		if (sp) {
-			g_autofree char *shown = g_strdup_printf("%.*s ••••••", (int)(sp - q), q);
-			ok = ms_conn_write_masked(c, q, k, shown, error);
-		} else {
-			ok = ms_conn_write(c, q, k, error);
-		}
-		q += k;
-	}
-	ok = ms_conn_uncork(c, ok ? error : NULL) && ok;
-	if (!ok)
+	if (!script_block_send(c, a->data, error))
 		return FALSE;
 	for (;;) {
 		g_autoptr(GError) err = NULL;

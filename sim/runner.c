@@ -9,11 +9,11 @@
  */
 #include "sim/runner.h"
 #include "sim/builtin.h"
+#include "sim/script_block.h"
 #include "sim/world.h"
 #include "agents/common/rfc5322.h"
 #include "agents/mda/maildir.h"
 #include "ui/text.h"
-#include "net/conn_impl.h"   /* ms_conn_escape */
 
 #include <errno.h>
 #include <stdio.h>
@@ -313,39 +313,7 @@ static void raw_session(Runner *r, const ScenarioAction *a)
 	MsEol eol;
 	/* the greeting first, like any client; then the script in one burst */
 	ms_conn_read_line(c, line, sizeof line - 1, &eol, NULL);
-	/* one burst, one segment; but "AUTH PLAIN <secret>" is shown masked,
-	 * as a mail client would show it */
-	GString *shown = g_string_new(NULL);
-	gsize len;
-	const char *data = g_bytes_get_data(a->data, &len);
-	gboolean secret = FALSE;
-	for (const char *p = data, *end = data + len; p < end;) {
-		const char *nl = memchr(p, '\n', end - p);
-		gsize n = nl ? (gsize)(nl - p) + 1 : (gsize)(end - p);
-		if (g_ascii_strncasecmp(p, "AUTH ", 5) == 0) {
-			const char *sp = memchr(p + 5, ' ', n - 5);
-			g_string_append_len(shown, p, sp ? sp - p : (gssize)n);
-			g_string_append(shown, sp ? " ••••••\n" : "");
-			secret = TRUE;
-		} else {
-			g_autofree char *esc = ms_conn_escape((const guint8 *)p, n >= 2 && p[n - 2] == '\r' ? n - 2 : n);
-			g_string_append_printf(shown, "%s\n", esc);
-		}
-		p += n;
-	}
-	if (secret) {
-		/* one event per shown line keeps the transcript readable */
-		g_auto(GStrv) lines = g_strsplit(shown->str, "\n", -1);
-		guint n = g_strv_length(lines);
-		if (n && !lines[n - 1][0])
-			n--;   /* after the last newline */
-		ms_conn_write_masked(c, data, len, lines[0], NULL);
-		for (guint i = 1; i < n; i++)
-			ms_conn_emit(c, MS_EV_SEND, "C: %s", lines[i]);
-	} else {
-		ms_conn_write(c, data, len, NULL);
-	}
-	g_string_free(shown, TRUE);
+	script_block_send(c, a->data, NULL);   /* a peer gone: the reads below end */
 	for (;;) {
 		gssize n = ms_conn_read_line(c, line, sizeof line - 1, &eol, NULL);
 		if (n < 0 || (n == 0 && eol == MS_EOL_EOF))

@@ -16,3 +16,14 @@ finish() {
 	echo "$PASSED passed, $FAILED failed"
 	[ "$FAILED" -eq 0 ]
 }
+
+# skip_without_netns PREFIX: end the script with SKIP (a pass) unless a
+# network namespace can be made here (root and iproute2); the probe
+# namespace PREFIXprobe is deleted again.
+skip_without_netns() {
+	if ! command -v ip >/dev/null 2>&1 || ! ip netns add "${1}probe" 2>/dev/null; then
+		echo "SKIP: network namespaces cannot be made here (needs root and iproute2)"
+		exit 0
+	fi
+	ip netns del "${1}probe"
+}

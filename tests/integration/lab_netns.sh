@@ -15,17 +15,12 @@ WATCH=""
 cleanup() {
 	[ -n "$WATCH" ] && kill "$WATCH" 2>/dev/null
 	[ -f "$STATE/lab.ini" ] && ./mailsim lab down --state "$STATE" >/dev/null 2>&1
-	ip netns del "${P}probe" 2>/dev/null
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-if ! command -v ip >/dev/null 2>&1 || ! ip netns add "${P}probe" 2>/dev/null; then
-	echo "SKIP: network namespaces cannot be made here (needs root and iproute2)"
-	exit 0
-fi
-ip netns del "${P}probe"
+skip_without_netns "$P"
 
 # what the record says about a host: key HOST
 record() { sed -n "/^\[host $2\]/,/^\[/s/^$1=//p" "$STATE/lab.ini"; }

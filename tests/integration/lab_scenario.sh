@@ -17,17 +17,12 @@ cleanup() {
 	for s in $STATES; do
 		[ -f "$s/lab.ini" ] && ./mailsim lab down --state "$s" >/dev/null 2>&1
 	done
-	ip netns del "${P}probe" 2>/dev/null
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-if ! command -v ip >/dev/null 2>&1 || ! ip netns add "${P}probe" 2>/dev/null; then
-	echo "SKIP: network namespaces cannot be made here (needs root and iproute2)"
-	exit 0
-fi
-ip netns del "${P}probe"
+skip_without_netns "$P"
 if ! command -v nft >/dev/null 2>&1; then
 	fail "the nft command is missing (tools/deps.sh installs nftables)"
 	finish

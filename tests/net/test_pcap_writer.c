@@ -10,7 +10,7 @@
  * changes no byte of the file, and a run's JSON Lines log read back makes
  * the same file as the run itself.
  */
-#include "tests/ms_test.h"
+#include "tests/ms_test_net.h"
 #include "net/pcap_writer.h"
 #include "net/pcap_frame.h"
 #include "net/pcap_checksum.h"
@@ -225,16 +225,6 @@ static GPtrArray *check_tcp(GPtrArray *frames)
 
 /* What the events say about packets, from endpoints in text ("" or NULL:
  * not known). */
-static MsNetInfo net(MsNetAction action, const char *src, const char *dst, guint64 bytes)
-{
-	MsNetInfo n = { .action = action, .transport = ms_net_action_transport(action), .bytes = bytes };
-	if (src && *src)
-		ck_assert(ms_endpoint_parse(&n.src, src));
-	if (dst && *dst)
-		ck_assert(ms_endpoint_parse(&n.dst, dst));
-	return n;
-}
-
 /* How write_exchange words its events. */
 typedef enum {
 	WORDS_AS_CONN,    /* the texts and names net/conn.c gives */
@@ -273,50 +263,50 @@ static char *tmp_path(const char *dir, const char *name)
  * emits them: the server greets before the client's "connected". */
 static void write_exchange(MsSink *w, Words v, const char *big, gsize big_len)
 {
-	feed(w, v, T0, MS_EV_CONNECT, "pc", "mx", 0, net(MS_NET_SYN, PC ":49152", MX ":25", 0),
+	feed(w, v, T0, MS_EV_CONNECT, "pc", "mx", 0, ms_test_net(MS_NET_SYN, PC ":49152", MX ":25", 0),
 	     "SYN 192.0.2.77:49152 -> 198.51.100.20:25", NULL, 0);
-	feed(w, v, T0 + 20000, MS_EV_ACCEPT, "mx", "pc", 1, net(MS_NET_ACCEPT, MX ":25", PC ":49152", 0),
+	feed(w, v, T0 + 20000, MS_EV_ACCEPT, "mx", "pc", 1, ms_test_net(MS_NET_ACCEPT, MX ":25", PC ":49152", 0),
 	     "accepted 192.0.2.77:49152 on port 25", NULL, 0);
-	feed(w, v, T0 + 20000, MS_EV_SEND, "mx", "pc", 1, net(MS_NET_DATA, MX ":25", PC ":49152", 0),
+	feed(w, v, T0 + 20000, MS_EV_SEND, "mx", "pc", 1, ms_test_net(MS_NET_DATA, MX ":25", PC ":49152", 0),
 	     "S: 220 mx ESMTP", "220 mx ESMTP\r\n", 0);
-	feed(w, v, T0 + 40000, MS_EV_CONNECT, "pc", "mx", 1, net(MS_NET_ESTABLISHED, PC ":49152", MX ":25", 0),
+	feed(w, v, T0 + 40000, MS_EV_CONNECT, "pc", "mx", 1, ms_test_net(MS_NET_ESTABLISHED, PC ":49152", MX ":25", 0),
 	     "connected 192.0.2.77:49152 -> 198.51.100.20:25", NULL, 0);
-	feed(w, v, T0 + 40000, MS_EV_RECV, "mx", "pc", 1, net(MS_NET_ARRIVED, MX ":25", PC ":49152", 14),
+	feed(w, v, T0 + 40000, MS_EV_RECV, "mx", "pc", 1, ms_test_net(MS_NET_ARRIVED, MX ":25", PC ":49152", 14),
 	     "14 bytes arrived", NULL, 0);
-	feed(w, v, T0 + 40000, MS_EV_SEND, "pc", "mx", 1, net(MS_NET_DATA, PC ":49152", MX ":25", 0),
+	feed(w, v, T0 + 40000, MS_EV_SEND, "pc", "mx", 1, ms_test_net(MS_NET_DATA, PC ":49152", MX ":25", 0),
 	     "C: EHLO pc", "EHLO pc\r\n", 0);
 	/* a display-only line: no payload, no net, no frame */
-	feed(w, v, T0 + 40000, MS_EV_SEND, "pc", "mx", 1, net(MS_NET_NONE, NULL, NULL, 0), "C: (shown only)", NULL, 0);
-	feed(w, v, T0 + 60000, MS_EV_RECV, "pc", "mx", 1, net(MS_NET_ARRIVED, PC ":49152", MX ":25", 9),
+	feed(w, v, T0 + 40000, MS_EV_SEND, "pc", "mx", 1, ms_test_net(MS_NET_NONE, NULL, NULL, 0), "C: (shown only)", NULL, 0);
+	feed(w, v, T0 + 60000, MS_EV_RECV, "pc", "mx", 1, ms_test_net(MS_NET_ARRIVED, PC ":49152", MX ":25", 9),
 	     "9 bytes arrived", NULL, 0);
-	feed(w, v, T0 + 60000, MS_EV_SEND, "mx", "pc", 1, net(MS_NET_DATA, MX ":25", PC ":49152", 0),
+	feed(w, v, T0 + 60000, MS_EV_SEND, "mx", "pc", 1, ms_test_net(MS_NET_DATA, MX ":25", PC ":49152", 0),
 	     "S: 250 ok", "250 ok\r\n", 0);
-	feed(w, v, T0 + 60000, MS_EV_SEND, "mx", "pc", 1, net(MS_NET_DATA, MX ":25", PC ":49152", 0),
+	feed(w, v, T0 + 60000, MS_EV_SEND, "mx", "pc", 1, ms_test_net(MS_NET_DATA, MX ":25", PC ":49152", 0),
 	     "S: 354 go", "354 go\r\n", 0);
-	feed(w, v, T0 + 80000, MS_EV_RECV, "mx", "pc", 1, net(MS_NET_ARRIVED, MX ":25", PC ":49152", 16),
+	feed(w, v, T0 + 80000, MS_EV_RECV, "mx", "pc", 1, ms_test_net(MS_NET_ARRIVED, MX ":25", PC ":49152", 16),
 	     "16 bytes arrived", NULL, 0);
-	feed(w, v, T0 + 80000, MS_EV_SEND, "pc", "mx", 1, net(MS_NET_DATA, PC ":49152", MX ":25", 0),
+	feed(w, v, T0 + 80000, MS_EV_SEND, "pc", "mx", 1, ms_test_net(MS_NET_DATA, PC ":49152", MX ":25", 0),
 	     "C: (message)", big, big_len);
 	/* the server closes while the message is still on its way */
-	feed(w, v, T0 + 80000, MS_EV_SEND, "mx", "pc", 1, net(MS_NET_DATA, MX ":25", PC ":49152", 0),
+	feed(w, v, T0 + 80000, MS_EV_SEND, "mx", "pc", 1, ms_test_net(MS_NET_DATA, MX ":25", PC ":49152", 0),
 	     "S: 221 bye", "221 bye\r\n", 0);
-	feed(w, v, T0 + 80000, MS_EV_CLOSE, "mx", "pc", 1, net(MS_NET_FIN, MX ":25", PC ":49152", 0), "close", NULL, 0);
-	feed(w, v, T0 + 100000, MS_EV_RECV, "pc", "mx", 1, net(MS_NET_ARRIVED, PC ":49152", MX ":25", 5000),
+	feed(w, v, T0 + 80000, MS_EV_CLOSE, "mx", "pc", 1, ms_test_net(MS_NET_FIN, MX ":25", PC ":49152", 0), "close", NULL, 0);
+	feed(w, v, T0 + 100000, MS_EV_RECV, "pc", "mx", 1, ms_test_net(MS_NET_ARRIVED, PC ":49152", MX ":25", 5000),
 	     "5000 bytes arrived", NULL, 0);
-	feed(w, v, T0 + 100000, MS_EV_RECV, "mx", "pc", 1, net(MS_NET_ARRIVED, MX ":25", PC ":49152", 9),
+	feed(w, v, T0 + 100000, MS_EV_RECV, "mx", "pc", 1, ms_test_net(MS_NET_ARRIVED, MX ":25", PC ":49152", 9),
 	     "9 bytes arrived", NULL, 0);
-	feed(w, v, T0 + 100000, MS_EV_CLOSE, "pc", "mx", 1, net(MS_NET_FIN, PC ":49152", MX ":25", 0), "close", NULL, 0);
+	feed(w, v, T0 + 100000, MS_EV_CLOSE, "pc", "mx", 1, ms_test_net(MS_NET_FIN, PC ":49152", MX ":25", 0), "close", NULL, 0);
 	/* a datagram, a refused connection, an unanswered SYN */
-	feed(w, v, T0 + 110000, MS_EV_SEND, "mx", "ns", 0, net(MS_NET_DATAGRAM, MX ":40000", "203.0.113.53:53", 0),
+	feed(w, v, T0 + 110000, MS_EV_SEND, "mx", "ns", 0, ms_test_net(MS_NET_DATAGRAM, MX ":40000", "203.0.113.53:53", 0),
 	     "datagram 198.51.100.20:40000 -> 203.0.113.53:53, 5 bytes", "query", 0);
-	feed(w, v, T0 + 120000, MS_EV_CONNECT, "pc", "mx", 0, net(MS_NET_SYN, PC ":49153", MX ":110", 0),
+	feed(w, v, T0 + 120000, MS_EV_CONNECT, "pc", "mx", 0, ms_test_net(MS_NET_SYN, PC ":49153", MX ":110", 0),
 	     "SYN 192.0.2.77:49153 -> 198.51.100.20:110", NULL, 0);
-	feed(w, v, T0 + 160000, MS_EV_ERROR, "pc", "mx", 0, net(MS_NET_REFUSED, PC ":49153", MX ":110", 0),
+	feed(w, v, T0 + 160000, MS_EV_ERROR, "pc", "mx", 0, ms_test_net(MS_NET_REFUSED, PC ":49153", MX ":110", 0),
 	     "connect to 198.51.100.20:110 failed: 198.51.100.20:110 refused the connection", NULL, 0);
-	feed(w, v, T0 + 170000, MS_EV_CONNECT, "pc", "far", 0, net(MS_NET_SYN, PC ":49154", "203.0.113.9:25", 0),
+	feed(w, v, T0 + 170000, MS_EV_CONNECT, "pc", "far", 0, ms_test_net(MS_NET_SYN, PC ":49154", "203.0.113.9:25", 0),
 	     "SYN 192.0.2.77:49154 -> 203.0.113.9:25", NULL, 0);
 	/* events of an unknown connection are ignored */
-	feed(w, v, T0 + 180000, MS_EV_SEND, "x", "y", 99, net(MS_NET_DATA, "10.0.0.1:1", "10.0.0.2:2", 0),
+	feed(w, v, T0 + 180000, MS_EV_SEND, "x", "y", 99, ms_test_net(MS_NET_DATA, "10.0.0.1:1", "10.0.0.2:2", 0),
 	     "C: stray", "stray\r\n", 0);
 }
 
@@ -444,25 +434,25 @@ START_TEST(test_unusable_nets)
 	MsSink *w = pcap_writer_new(path, NULL, NULL);
 	const Words v = WORDS_AS_CONN;
 	/* IPv6 and an unknown source: not in an IPv4 capture */
-	feed(w, v, 1, MS_EV_CONNECT, "a", "b", 0, net(MS_NET_SYN, "[2001:db8::1]:40000", "[2001:db8::2]:25", 0), "", NULL, 0);
-	feed(w, v, 2, MS_EV_ACCEPT, "b", "a", 5, net(MS_NET_ACCEPT, "[2001:db8::2]:25", "[2001:db8::1]:40000", 0), "", NULL, 0);
-	feed(w, v, 3, MS_EV_SEND, "b", "a", 5, net(MS_NET_DATA, "[2001:db8::2]:25", "[2001:db8::1]:40000", 0), "", "220\r\n", 0);
-	feed(w, v, 4, MS_EV_CONNECT, "a", "b", 0, net(MS_NET_SYN, NULL, "10.0.0.2:25", 0), "", NULL, 0);
-	feed(w, v, 5, MS_EV_SEND, "a", "b", 0, net(MS_NET_DATAGRAM, "[2001:db8::1]:53", "[2001:db8::2]:53", 0), "", "q", 0);
+	feed(w, v, 1, MS_EV_CONNECT, "a", "b", 0, ms_test_net(MS_NET_SYN, "[2001:db8::1]:40000", "[2001:db8::2]:25", 0), "", NULL, 0);
+	feed(w, v, 2, MS_EV_ACCEPT, "b", "a", 5, ms_test_net(MS_NET_ACCEPT, "[2001:db8::2]:25", "[2001:db8::1]:40000", 0), "", NULL, 0);
+	feed(w, v, 3, MS_EV_SEND, "b", "a", 5, ms_test_net(MS_NET_DATA, "[2001:db8::2]:25", "[2001:db8::1]:40000", 0), "", "220\r\n", 0);
+	feed(w, v, 4, MS_EV_CONNECT, "a", "b", 0, ms_test_net(MS_NET_SYN, NULL, "10.0.0.2:25", 0), "", NULL, 0);
+	feed(w, v, 5, MS_EV_SEND, "a", "b", 0, ms_test_net(MS_NET_DATAGRAM, "[2001:db8::1]:53", "[2001:db8::2]:53", 0), "", "q", 0);
 	ck_assert_uint_eq(pcap_writer_frames(w), 0);
 	/* a connection: SYN, SYN-ACK */
-	feed(w, v, 6, MS_EV_CONNECT, "a", "b", 0, net(MS_NET_SYN, "10.0.0.1:40000", "10.0.0.2:25", 0), "", NULL, 0);
-	feed(w, v, 7, MS_EV_ACCEPT, "b", "a", 6, net(MS_NET_ACCEPT, "10.0.0.2:25", "10.0.0.1:40000", 0), "", NULL, 0);
+	feed(w, v, 6, MS_EV_CONNECT, "a", "b", 0, ms_test_net(MS_NET_SYN, "10.0.0.1:40000", "10.0.0.2:25", 0), "", NULL, 0);
+	feed(w, v, 7, MS_EV_ACCEPT, "b", "a", 6, ms_test_net(MS_NET_ACCEPT, "10.0.0.2:25", "10.0.0.1:40000", 0), "", NULL, 0);
 	ck_assert_uint_eq(pcap_writer_frames(w), 2);
 	/* data said to be UDP, an arrival of nothing, data from a stranger */
-	MsNetInfo udp_data = net(MS_NET_DATA, "10.0.0.2:25", "10.0.0.1:40000", 0);
+	MsNetInfo udp_data = ms_test_net(MS_NET_DATA, "10.0.0.2:25", "10.0.0.1:40000", 0);
 	udp_data.transport = MS_TRANSPORT_UDP;
 	feed(w, v, 8, MS_EV_SEND, "b", "a", 6, udp_data, "", "220\r\n", 0);
-	feed(w, v, 9, MS_EV_RECV, "b", "a", 6, net(MS_NET_ARRIVED, "10.0.0.2:25", "10.0.0.1:40000", 0), "", NULL, 0);
-	feed(w, v, 10, MS_EV_SEND, "c", "a", 6, net(MS_NET_DATA, "10.0.0.3:25", "10.0.0.4:40000", 0), "", "x\r\n", 0);
+	feed(w, v, 9, MS_EV_RECV, "b", "a", 6, ms_test_net(MS_NET_ARRIVED, "10.0.0.2:25", "10.0.0.1:40000", 0), "", NULL, 0);
+	feed(w, v, 10, MS_EV_SEND, "c", "a", 6, ms_test_net(MS_NET_DATA, "10.0.0.3:25", "10.0.0.4:40000", 0), "", "x\r\n", 0);
 	ck_assert_uint_eq(pcap_writer_frames(w), 2);
 	/* the server's greeting: the client's ACK ends the handshake, then the data */
-	feed(w, v, 11, MS_EV_SEND, "b", "a", 6, net(MS_NET_DATA, "10.0.0.2:25", "10.0.0.1:40000", 0), "", "220\r\n", 0);
+	feed(w, v, 11, MS_EV_SEND, "b", "a", 6, ms_test_net(MS_NET_DATA, "10.0.0.2:25", "10.0.0.1:40000", 0), "", "220\r\n", 0);
 	ck_assert_uint_eq(pcap_writer_frames(w), 4);
 	w->destroy(w);
 	g_autoptr(GPtrArray) frames = read_frames(path);
@@ -491,7 +481,7 @@ START_TEST(test_epoch_option)
 	g_autofree char *path = tmp_path(dir, "e.pcap");
 	PcapWriterOptions o = { .epoch_us = G_GINT64_CONSTANT(1000000000) * 1000000 };
 	MsSink *w = pcap_writer_new(path, &o, NULL);
-	feed(w, WORDS_AS_CONN, 2500000, MS_EV_CONNECT, "a", "b", 0, net(MS_NET_SYN, "10.0.0.1:1000", "10.0.0.2:25", 0),
+	feed(w, WORDS_AS_CONN, 2500000, MS_EV_CONNECT, "a", "b", 0, ms_test_net(MS_NET_SYN, "10.0.0.1:1000", "10.0.0.2:25", 0),
 	     "SYN 10.0.0.1:1000 -> 10.0.0.2:25", NULL, 0);
 	w->destroy(w);
 	g_autoptr(GPtrArray) frames = read_frames(path);

@@ -2,7 +2,7 @@
  * endpoints' text form (a valid and an invalid table), the check of the net
  * contract, the names of kinds, transports and actions, and copies that
  * keep the net. */
-#include "tests/ms_test.h"
+#include "tests/ms_test_net.h"
 #include "sim/kernel/event.h"
 
 /* ---- endpoints ------------------------------------------------------------ */
@@ -86,16 +86,6 @@ END_TEST
 
 /* ---- the contract ------------------------------------------------------------ */
 
-static MsNetInfo info(MsNetAction a, const char *src, const char *dst, guint64 bytes)
-{
-	MsNetInfo n = { .action = a, .transport = ms_net_action_transport(a), .bytes = bytes };
-	if (src)
-		ck_assert(ms_endpoint_parse(&n.src, src));
-	if (dst)
-		ck_assert(ms_endpoint_parse(&n.dst, dst));
-	return n;
-}
-
 #define A "192.0.2.7:49152"
 #define B "198.51.100.20:25"
 
@@ -103,32 +93,32 @@ START_TEST(test_net_info_valid)
 {
 	const MsNetInfo valid[] = {
 		{ 0 },
-		info(MS_NET_SYN, A, B, 0),
-		info(MS_NET_SYN, NULL, B, 0),   /* the real network's SYN */
-		info(MS_NET_ACCEPT, B, A, 0),
-		info(MS_NET_ESTABLISHED, A, B, 0),
-		info(MS_NET_REFUSED, NULL, B, 0),
-		info(MS_NET_UNANSWERED, A, B, 0),
-		info(MS_NET_DATA, A, B, 0),
-		info(MS_NET_ARRIVED, B, A, 1),
-		info(MS_NET_FIN, A, B, 0),
-		info(MS_NET_RESET, A, B, 0),
-		info(MS_NET_DATAGRAM, "[2001:db8::1]:53", "[2001:db8::2]:40000", 0),
+		ms_test_net(MS_NET_SYN, A, B, 0),
+		ms_test_net(MS_NET_SYN, NULL, B, 0),   /* the real network's SYN */
+		ms_test_net(MS_NET_ACCEPT, B, A, 0),
+		ms_test_net(MS_NET_ESTABLISHED, A, B, 0),
+		ms_test_net(MS_NET_REFUSED, NULL, B, 0),
+		ms_test_net(MS_NET_UNANSWERED, A, B, 0),
+		ms_test_net(MS_NET_DATA, A, B, 0),
+		ms_test_net(MS_NET_ARRIVED, B, A, 1),
+		ms_test_net(MS_NET_FIN, A, B, 0),
+		ms_test_net(MS_NET_RESET, A, B, 0),
+		ms_test_net(MS_NET_DATAGRAM, "[2001:db8::1]:53", "[2001:db8::2]:40000", 0),
 	};
 	for (guint i = 0; i < G_N_ELEMENTS(valid); i++)
 		ck_assert_msg(ms_net_info_valid(&valid[i]), "valid[%u]", i);
 
 	MsNetInfo invalid[] = {
-		info(MS_NET_ACCEPT, NULL, A, 0),     /* only a SYN or its failure may lack src */
-		info(MS_NET_DATA, A, NULL, 0),       /* dst is always known */
-		info(MS_NET_ARRIVED, B, A, 0),       /* an arrival of nothing */
-		info(MS_NET_DATA, A, B, 5),          /* bytes belong to ARRIVED */
-		info(MS_NET_DATA, A, B, 0),          /* ... with the wrong transport, below */
-		info(MS_NET_DATAGRAM, A, B, 0),
-		info(MS_NET_NONE, A, NULL, 0),       /* NONE sets nothing */
-		info(MS_NET_NONE, NULL, NULL, 3),
-		info(MS_NET_FIN, A, B, 0),           /* an action out of range, below */
-		info(MS_NET_FIN, A, B, 0),           /* a family out of range, below */
+		ms_test_net(MS_NET_ACCEPT, NULL, A, 0),     /* only a SYN or its failure may lack src */
+		ms_test_net(MS_NET_DATA, A, NULL, 0),       /* dst is always known */
+		ms_test_net(MS_NET_ARRIVED, B, A, 0),       /* an arrival of nothing */
+		ms_test_net(MS_NET_DATA, A, B, 5),          /* bytes belong to ARRIVED */
+		ms_test_net(MS_NET_DATA, A, B, 0),          /* ... with the wrong transport, below */
+		ms_test_net(MS_NET_DATAGRAM, A, B, 0),
+		ms_test_net(MS_NET_NONE, A, NULL, 0),       /* NONE sets nothing */
+		ms_test_net(MS_NET_NONE, NULL, NULL, 3),
+		ms_test_net(MS_NET_FIN, A, B, 0),           /* an action out of range, below */
+		ms_test_net(MS_NET_FIN, A, B, 0),           /* a family out of range, below */
 	};
 	invalid[4].transport = MS_TRANSPORT_UDP;
 	invalid[5].transport = MS_TRANSPORT_TCP;
@@ -170,7 +160,7 @@ START_TEST(test_copy_keeps_net)
 {
 	char text[] = "14 bytes arrived";
 	MsEvent ev = { .seq = 9, .kind = MS_EV_RECV, .from = "mx", .to = "pc", .text = text, .conn = 3,
-	               .net = info(MS_NET_ARRIVED, "[2001:db8::1]:25", A, 14) };
+	               .net = ms_test_net(MS_NET_ARRIVED, "[2001:db8::1]:25", A, 14) };
 	MsEvent *c = ms_event_copy(&ev);
 	text[0] = 'X';   /* the copy owns its strings */
 	ck_assert_str_eq(c->text, "14 bytes arrived");

@@ -4,20 +4,10 @@
  * read and written again is the same bytes, an event about no packets has
  * no "net", a log from before "net" still reads, and a "net" that breaks
  * the contract is refused with a reason. */
-#include "tests/ms_test.h"
+#include "tests/ms_test_net.h"
 #include "sim/kernel/bus.h"
 
 #include <stdio.h>
-
-static MsNetInfo info(MsNetAction a, const char *src, const char *dst, guint64 bytes)
-{
-	MsNetInfo n = { .action = a, .transport = ms_net_action_transport(a), .bytes = bytes };
-	if (src)
-		ck_assert(ms_endpoint_parse(&n.src, src));
-	if (dst)
-		ck_assert(ms_endpoint_parse(&n.dst, dst));
-	return n;
-}
 
 /* The lines a JSONL sink writes for n events. */
 static char *write_log(const MsEvent *const *evs, guint n)
@@ -62,27 +52,27 @@ START_TEST(test_round_trip)
 	const MsEvent evs[] = {
 		{ .seq = 1, .kind = MS_EV_NOTE, .from = "scenario", .text = "A run (t.scn), seed 1" },
 		{ .seq = 2, .t_us = 10, .kind = MS_EV_CONNECT, .from = "pc", .to = "mx", .proto = "tcp",
-		  .text = "SYN", .net = info(MS_NET_SYN, "192.0.2.77:49152", "198.51.100.20:25", 0) },
+		  .text = "SYN", .net = ms_test_net(MS_NET_SYN, "192.0.2.77:49152", "198.51.100.20:25", 0) },
 		{ .seq = 3, .t_us = 20, .kind = MS_EV_CONNECT, .from = "mailsim", .to = "127.0.0.1", .proto = "tcp",
-		  .text = "SYN -> 127.0.0.1:2525", .net = info(MS_NET_SYN, NULL, "127.0.0.1:2525", 0) },
+		  .text = "SYN -> 127.0.0.1:2525", .net = ms_test_net(MS_NET_SYN, NULL, "127.0.0.1:2525", 0) },
 		{ .seq = 4, .t_us = 30, .kind = MS_EV_ACCEPT, .from = "mx", .to = "pc", .proto = "smtp", .step = "in.1",
-		  .conn = 1, .net = info(MS_NET_ACCEPT, "198.51.100.20:25", "192.0.2.77:49152", 0) },
+		  .conn = 1, .net = ms_test_net(MS_NET_ACCEPT, "198.51.100.20:25", "192.0.2.77:49152", 0) },
 		{ .seq = 5, .t_us = 40, .kind = MS_EV_CONNECT, .from = "pc", .to = "mx", .conn = 1,
-		  .net = info(MS_NET_ESTABLISHED, "192.0.2.77:49152", "198.51.100.20:25", 0) },
+		  .net = ms_test_net(MS_NET_ESTABLISHED, "192.0.2.77:49152", "198.51.100.20:25", 0) },
 		{ .seq = 6, .t_us = 50, .kind = MS_EV_SEND, .from = "mx", .to = "pc", .conn = 1, .text = "S: 220",
-		  .payload = payload, .net = info(MS_NET_DATA, "198.51.100.20:25", "192.0.2.77:49152", 0) },
+		  .payload = payload, .net = ms_test_net(MS_NET_DATA, "198.51.100.20:25", "192.0.2.77:49152", 0) },
 		{ .seq = 7, .t_us = 60, .kind = MS_EV_RECV, .from = "mx", .to = "pc", .conn = 1, .text = "6 bytes arrived",
-		  .net = info(MS_NET_ARRIVED, "[2001:db8::20]:25", "[2001:db8::77]:49152", 6) },
+		  .net = ms_test_net(MS_NET_ARRIVED, "[2001:db8::20]:25", "[2001:db8::77]:49152", 6) },
 		{ .seq = 8, .t_us = 70, .kind = MS_EV_CLOSE, .conn = 1,
-		  .net = info(MS_NET_FIN, "192.0.2.77:49152", "198.51.100.20:25", 0) },
+		  .net = ms_test_net(MS_NET_FIN, "192.0.2.77:49152", "198.51.100.20:25", 0) },
 		{ .seq = 9, .t_us = 80, .kind = MS_EV_ERROR, .conn = 2, .text = "connection reset: host down",
-		  .net = info(MS_NET_RESET, "192.0.2.77:49153", "198.51.100.20:25", 0) },
+		  .net = ms_test_net(MS_NET_RESET, "192.0.2.77:49153", "198.51.100.20:25", 0) },
 		{ .seq = 10, .t_us = 90, .kind = MS_EV_ERROR, .text = "refused",
-		  .net = info(MS_NET_REFUSED, "192.0.2.77:49154", "198.51.100.20:110", 0) },
+		  .net = ms_test_net(MS_NET_REFUSED, "192.0.2.77:49154", "198.51.100.20:110", 0) },
 		{ .seq = 11, .t_us = 100, .kind = MS_EV_ERROR, .text = "timed out",
-		  .net = info(MS_NET_UNANSWERED, NULL, "203.0.113.9:25", 0) },
+		  .net = ms_test_net(MS_NET_UNANSWERED, NULL, "203.0.113.9:25", 0) },
 		{ .seq = 12, .t_us = 110, .kind = MS_EV_SEND, .proto = "dns", .payload = payload,
-		  .net = info(MS_NET_DATAGRAM, "192.0.2.77:40000", "[2001:db8::53]:53", 0) },
+		  .net = ms_test_net(MS_NET_DATAGRAM, "192.0.2.77:40000", "[2001:db8::53]:53", 0) },
 	};
 	const MsEvent *ptrs[G_N_ELEMENTS(evs)];
 	for (guint i = 0; i < G_N_ELEMENTS(evs); i++)

@@ -3,7 +3,8 @@
 #   make            build ./mailsim
 #   make run        the classroom demo on the built-in scenario
 #   make check      install what is missing, unit tests (plain, then under
-#                   ASan+UBSan), then the integration tests
+#                   ASan+UBSan), every scenario and lesson under ASan+UBSan,
+#                   the integration tests, then each fuzzer for a few seconds
 #   make bench      benchmarks, printed side by side with their peers
 #   make fuzz       every libFuzzer target for FUZZ_SECONDS (default 60)
 #   make valgrind   serve and run under valgrind: no leak that grows with traffic
@@ -45,7 +46,7 @@ FUZZ_FLAGS := -g -O1 -fno-omit-frame-pointer -Wall -Wno-unused-parameter
 FUZZ_SMOKE_SECONDS ?= 3
 BENCH_BINS := $(patsubst %.c,build/%,$(wildcard bench/*.c))
 
-.PHONY: all run check unit unit-asan integration bench fuzz fuzz-smoke deps clean lint-includes valgrind
+.PHONY: all run check unit unit-asan scenarios-asan integration bench fuzz fuzz-smoke deps clean lint-includes valgrind
 all: mailsim
 
 deps:
@@ -57,6 +58,9 @@ mailsim: build/obj/sim/main.o build/libmailsim.a
 build/libmailsim.a: $(OBJ)
 	@rm -f $@
 	$(call say,AR,$@)ar rcs $@ $^
+
+build/asan/mailsim: build/asan/obj/sim/main.o build/asan/libmailsim.a
+	$(call say,LINK,$@)$(CC) -O1 -g $(SAN) -o $@ $^ $(LDLIBS)
 
 build/asan/libmailsim.a: $(ASAN_OBJ)
 	@rm -f $@
@@ -121,6 +125,7 @@ check: deps
 	@$(MAKE) --no-print-directory lint-includes
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory unit-asan
+	@$(MAKE) --no-print-directory scenarios-asan
 	@$(MAKE) --no-print-directory integration
 	@$(MAKE) --no-print-directory fuzz-smoke
 
@@ -130,6 +135,9 @@ unit: $(TESTS)
 unit-asan: $(ASAN_TESTS)
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		sh tests/run-unit.sh $(ASAN_TESTS)
+
+scenarios-asan: build/asan/mailsim
+	@sh tests/run-asan-scenarios.sh build/asan/mailsim
 
 integration: mailsim
 	@sh tests/run-integration.sh

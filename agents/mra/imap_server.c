@@ -1164,7 +1164,7 @@ typedef struct {
 	gint    refs;     /* atomic: the session and the reader */
 	gint    done;     /* atomic: the line (or an error) is in */
 	MsConn *conn;
-	MsTask *session;
+	MsTask *session;  /* a reference: the session may end before the reader */
 	gssize  n;
 	MsEol   eol;
 	char    line[IMAP_PROTO_MAX_LINE + 1];
@@ -1175,6 +1175,7 @@ static void idle_reader_unref(IdleReader *r)
 	if (!g_atomic_int_dec_and_test(&r->refs))
 		return;
 	ms_conn_unref(r->conn);
+	ms_task_unref(r->session);
 	g_free(r);
 }
 
@@ -1195,7 +1196,7 @@ static void cmd_idle(ImapSession *s, const ImapCommand *cmd)
 	IdleReader *r = g_new0(IdleReader, 1);
 	r->refs = 2;
 	r->conn = ms_conn_ref(s->conn);
-	r->session = ms_task_self();
+	r->session = ms_task_ref(ms_task_self());
 	g_autofree char *name = g_strdup_printf("%s:idle", ms_task_name(r->session));
 	ms_task_spawn(ms_conn_sched(s->conn), name, idle_reader_task, r);
 	MraMailbox *watched = s->mb;

@@ -1278,7 +1278,8 @@ gboolean mta_start(Mta *mta, GError **error)
 	g_autofree char *name = g_strdup_printf("qmgr@%s", mta->hostname);
 	g_atomic_int_inc(&mta->tasks);
 	g_mutex_lock(&mta->qlock);   /* set before the queue manager can say it is idle */
-	mta->qmgr = ms_task_spawn(mta->sched, name, qmgr_task, mta);
+	/* kept until mta_free: mta_flush and mta_stop may come after it ended */
+	mta->qmgr = ms_task_ref(ms_task_spawn(mta->sched, name, qmgr_task, mta));
 	mta->qagent.task = mta->qmgr;
 	g_mutex_unlock(&mta->qlock);
 	return TRUE;
@@ -1306,6 +1307,7 @@ void mta_free(Mta *mta)
 {
 	if (!mta)
 		return;
+	ms_task_unref(mta->qmgr);
 	ms_listener_free(mta->l_smtp);
 	ms_listener_free(mta->l_submission);
 	ms_listener_free(mta->l_smtps);

@@ -35,6 +35,9 @@ typedef struct Worker Worker;
 struct MsTask {
 	MsSched     *s;
 	char        *name;
+	gint         refs;        /* atomic: the scheduler's until the task ends,
+	                           * each heap entry's, and ms_task_ref's */
+	guint        slot;        /* index in s->tasks while the task lives */
 	guint32      id;          /* spawn order: the tie-breaker "sender" */
 	GThread     *thread;      /* real mode; a virtual task runs on a Worker */
 	MsTaskFunc   fn;
@@ -90,7 +93,8 @@ struct MsSched {
 	MsTask      *holder;      /* who has the baton (virtual) */
 	MsTask      *post_to;     /* the new holder, told once the lock is let go */
 	MsTask      *main;
-	GPtrArray   *tasks;       /* every task, main first */
+	GPtrArray   *tasks;       /* the tasks that have not ended, main first */
+	guint32      spawned;     /* tasks made so far: the next one's id */
 	guint        live;        /* tasks whose function has not returned */
 	gboolean     cancelled;
 
@@ -132,8 +136,12 @@ static gboolean entry_before(const Entry *a, const Entry *b)
 	return a->seq < b->seq;
 }
 
+/* A wake-up entry holds a reference to its task: the entry may outlive the
+ * park it was for, and the task too (see dispatch). */
 static void heap_push(MsSched *s, Entry e)
 {
+	if (e.kind == ENT_WAKE)
+		ms_task_ref(e.task);
 	e.seq = s->next_seq++;
 	g_array_append_val(s->heap, e);
 	Entry *h = (Entry *)s->heap->data;
@@ -195,21 +203,43 @@ static gint64 bus_clock(gpointer data)
 
 /* ---- construction ------------------------------------------------------ */
 
+/* A task lives in s->tasks from its spawn to its end, holding the
+ * scheduler's reference; the struct goes with the last reference, so a
+ * world that ends a million tasks keeps only the ones still running. */
 static MsTask *task_new(MsSched *s, const char *name, MsTaskFunc fn, gpointer data)
 {
 	MsTask *t = g_new0(MsTask, 1);
 	t->s = s;
 	t->name = g_strdup(name);
-	t->id = s->tasks->len;
+	t->refs = 1;
+	t->id = s->spawned++;
 	t->fn = fn;
 	t->data = data;
 	g_cond_init(&t->cond);
+	t->slot = s->tasks->len;
 	g_ptr_array_add(s->tasks, t);
 	return t;
 }
 
-static void task_free(MsTask *t)
+/* The task has ended: out of the list (the last one takes its place).
+ * The caller still holds the scheduler's reference, and drops it. */
+static void task_remove(MsSched *s, MsTask *t)
 {
+	g_ptr_array_steal_index_fast(s->tasks, t->slot);
+	if (t->slot < s->tasks->len)
+		((MsTask *)g_ptr_array_index(s->tasks, t->slot))->slot = t->slot;
+}
+
+MsTask *ms_task_ref(MsTask *t)
+{
+	g_atomic_int_inc(&t->refs);
+	return t;
+}
+
+void ms_task_unref(MsTask *t)
+{
+	if (!t || !g_atomic_int_dec_and_test(&t->refs))
+		return;
 	if (t->thread)
 		g_thread_unref(t->thread);   /* the creator's reference: detach */
 	g_cond_clear(&t->cond);
@@ -249,7 +279,7 @@ MsSched *ms_sched_new(MsSchedMode mode, guint64 seed)
 	s->cancellable = g_cancellable_new();
 	s->start_mono = g_get_monotonic_time();
 	s->heap = g_array_new(FALSE, FALSE, sizeof(Entry));
-	s->tasks = g_ptr_array_new_with_free_func((GDestroyNotify)task_free);
+	s->tasks = g_ptr_array_new_with_free_func((GDestroyNotify)ms_task_unref);
 	s->run_until = MS_FOREVER;
 	sem_init(&s->main_baton, 0, 0);
 	s->idle = g_ptr_array_new();
@@ -283,6 +313,8 @@ void ms_sched_free(MsSched *s)
 		Entry *e = &g_array_index(s->heap, Entry, i);
 		if (e->kind == ENT_ACTION && e->destroy)
 			e->destroy(e->data);
+		else if (e->kind == ENT_WAKE)
+			ms_task_unref(e->task);
 	}
 	ms_bus_free(s->bus);
 	g_ptr_array_free(s->tasks, TRUE);
@@ -334,8 +366,11 @@ static MsTask *dispatch(MsSched *s)
 		Entry e = heap_pop(s);
 		MsTask *t = e.task;
 		gboolean starts = e.kind == ENT_WAKE && t->state == T_NEW;
-		if (e.kind == ENT_WAKE && !starts && (t->state != T_PARKED || e.gen != t->park_gen))
-			continue;   /* stale: that park already ended; the clock stays */
+		gboolean stale = e.kind == ENT_WAKE && !starts && (t->state != T_PARKED || e.gen != t->park_gen);
+		if (e.kind == ENT_WAKE)
+			ms_task_unref(t);   /* the entry's; a task to run still has the scheduler's */
+		if (stale)
+			continue;   /* that park already ended (or the task did); the clock stays */
 		if (e.gated && s->gate_closed && s->gate_tokens > 0)
 			s->gate_tokens--;
 		if (e.t > s->now)
@@ -424,6 +459,7 @@ static gpointer worker_thread(gpointer data)
 		t->state = T_DONE;
 		t->baton = NULL;
 		s->live--;
+		task_remove(s, t);
 		w->task = NULL;
 		/* Wait for the next spawn, even one the dispatch below runs
 		 * (an action may spawn, and take this very worker).  Past the
@@ -437,6 +473,7 @@ static gpointer worker_thread(gpointer data)
 		give_baton(s, t, dispatch(s));
 		release_baton(s);
 		g_private_set(&current_task, NULL);
+		ms_task_unref(t);   /* the scheduler's, held until the hand-off */
 		if (!pooled) {
 			sem_destroy(&w->wake);
 			g_free(w);
@@ -500,10 +537,11 @@ static gpointer task_thread(gpointer data)
 	 * joiner holds its own reference). */
 	g_mutex_lock(&s->lock);
 	s->live--;
-	g_ptr_array_remove_fast(s->tasks, t);   /* frees t */
+	task_remove(s, t);
 	g_cond_broadcast(&s->stop_cond);
 	g_mutex_unlock(&s->lock);
 	g_private_set(&current_task, NULL);
+	ms_task_unref(t);   /* the scheduler's */
 	return NULL;
 }
 

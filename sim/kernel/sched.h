@@ -47,8 +47,14 @@ gint64      ms_sched_now(MsSched *s);
 
 /* Start fn(data) on a new thread as a task named name (copied).  In virtual
  * mode it first runs when the caller next blocks.  The task ends when fn
- * returns.  The task is owned by the scheduler. */
+ * returns.  The task is owned by the scheduler, which lets go of it when it
+ * ends: who keeps the pointer beyond that (to unpark it some time later)
+ * holds a reference of its own. */
 MsTask     *ms_task_spawn(MsSched *s, const char *name, MsTaskFunc fn, gpointer data);
+/* Keep t's struct beyond the task's end; unparking an ended task does
+ * nothing.  ms_task_unref(NULL) does nothing. */
+MsTask     *ms_task_ref(MsTask *t);
+void        ms_task_unref(MsTask *t);
 
 /* The task running on this thread, or NULL outside any task. */
 MsTask     *ms_task_self(void);

@@ -338,16 +338,64 @@ static guint short_run(MsSched *s, int total, int per_round, gboolean by_action)
 	Shorts sh = { .order = g_array_new(FALSE, FALSE, sizeof(int)),
 	              .threads = g_hash_table_new(NULL, NULL),
 	              .total = total, .per_round = per_round, .by_action = by_action };
-	sh.driver = ms_task_spawn(s, "driver", short_driver, &sh);
+	/* kept: by_action's spawns go on after the driver has ended */
+	sh.driver = ms_task_ref(ms_task_spawn(s, "driver", short_driver, &sh));
 	ck_assert(ms_sched_run(s, MS_FOREVER));
 	ck_assert_int_eq(sh.order->len, total);
 	for (int i = 0; i < total; i++)
 		ck_assert_int_eq(g_array_index(sh.order, int, i), i);
 	guint threads = g_hash_table_size(sh.threads);
+	ms_task_unref(sh.driver);
 	g_array_free(sh.order, TRUE);
 	g_hash_table_destroy(sh.threads);
 	return threads;
 }
+
+/* A task parks for an hour, is woken at once and ends: the heap still has
+ * its hour's wake-up, and a test still has a reference. */
+static void brief_task(gpointer data)
+{
+	gint *woke = data;
+	MsSched *s = ms_task_sched(ms_task_self());
+	g_atomic_int_set(woke, ms_task_park(ms_sched_now(s) + 3600 * MS_SECOND) == MS_PARK_UNPARKED);
+}
+
+static void waker_task(gpointer data)
+{
+	ms_task_unpark(data);
+}
+
+static void ended_task_kept(MsSchedMode mode)
+{
+	MsSched *s = ms_sched_new(mode, 1);
+	gint woke = 0;
+	MsTask *t = ms_task_ref(ms_task_spawn(s, "brief", brief_task, &woke));
+	ms_task_spawn(s, "waker", waker_task, t);
+	if (mode == MS_SCHED_VIRTUAL) {
+		ck_assert(ms_sched_run(s, MS_FOREVER));
+		/* the stale hour entry was popped (its task ended) without
+		 * moving the clock */
+		ck_assert_int_lt(ms_sched_now(s), MS_SECOND);
+	} else {
+		for (int i = 0; i < 500 && !g_atomic_int_get(&woke); i++)
+			g_usleep(10 * 1000);
+	}
+	ck_assert_int_eq(g_atomic_int_get(&woke), 1);
+	/* the struct outlives the task for who holds a reference */
+	ms_task_unpark(t);
+	ck_assert_str_eq(ms_task_name(t), "brief");
+	ck_assert_ptr_eq(ms_task_sched(t), s);
+	ms_task_unref(t);
+	ms_task_unref(NULL);
+	ms_sched_free(s);
+}
+
+START_TEST(test_ended_task_kept_by_a_reference)
+{
+	ended_task_kept(MS_SCHED_VIRTUAL);
+	ended_task_kept(MS_SCHED_REAL);
+}
+END_TEST
 
 /* The process's threads, from /proc/self/status. */
 static int proc_threads(void)
@@ -406,6 +454,7 @@ static Suite *sched_suite(void)
 	MS_ADD_TEST(s, test_gate_holds_deliveries_until_stepped, 20);
 	MS_ADD_TEST(s, test_short_tasks_reuse_a_bounded_pool_of_threads, 60);
 	MS_ADD_TEST(s, test_real_mode_park_and_unpark, 10);
+	MS_ADD_TEST(s, test_ended_task_kept_by_a_reference, 10);
 	return s;
 }
 

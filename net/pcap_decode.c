@@ -8,7 +8,6 @@
  */
 #include "net/pcap_decode_impl.h"
 
-#include <arpa/inet.h>
 #include <string.h>
 
 #define IPV6_MAX_EXT_HEADERS 8
@@ -93,11 +92,20 @@ static void flow_key_make(FlowKey *k, guint8 family, const guint8 *src, guint16 
 	}
 }
 
-static char *endpoint_text(guint8 family, const guint8 *addr, guint16 port)
+static void endpoint_make(MsEndpoint *ep, guint8 family, const guint8 *addr, guint16 port)
 {
-	char buf[INET6_ADDRSTRLEN];
-	inet_ntop(family == 4 ? AF_INET : AF_INET6, addr, buf, sizeof buf);
-	return family == 4 ? g_strdup_printf("%s:%u", buf, port) : g_strdup_printf("[%s]:%u", buf, port);
+	memset(ep, 0, sizeof *ep);
+	ep->family = family == 4 ? MS_ADDR_IPV4 : MS_ADDR_IPV6;
+	memcpy(ep->addr, addr, family == 4 ? 4 : 16);
+	ep->port = port;
+}
+
+/* "192.0.2.7:25", "[::1]:25": the name events give an end is its
+ * endpoint's text, so a reader finds net.src in `from`. */
+static char *endpoint_text(const MsEndpoint *ep)
+{
+	char buf[MS_ENDPOINT_TEXT_MAX];
+	return g_strdup(ms_endpoint_format(ep, buf));
 }
 
 /* ---- flows ------------------------------------------------------------------- */
@@ -157,7 +165,8 @@ static Flow *flow_new(PcapDecoder *d, const FlowKey *key, guint8 family,
 		Flow *old = g_queue_peek_head(&d->lru);
 		d->stats.evicted++;
 		pcap_proto_emit(d, MS_EV_NOTE, old->name[CLIENT], old->name[SERVER], pcap_proto_app_name(old->app),
-		                NULL, old->id, "too many connections at once: this one is no longer followed", NULL, 0);
+		                NULL, old->id, "too many connections at once: this one is no longer followed", NULL, 0,
+		                NULL);
 		flow_end(d, old);
 	}
 	Flow *f = g_new0(Flow, 1);
@@ -168,8 +177,10 @@ static Flow *flow_new(PcapDecoder *d, const FlowKey *key, guint8 family,
 	f->role = d->port_role[sport];
 	memcpy(f->client_addr, caddr, family == 4 ? 4 : 16);
 	f->client_port = cport;
-	f->name[CLIENT] = endpoint_text(family, caddr, cport);
-	f->name[SERVER] = endpoint_text(family, saddr, sport);
+	endpoint_make(&f->ep[CLIENT], family, caddr, cport);
+	endpoint_make(&f->ep[SERVER], family, saddr, sport);
+	f->name[CLIENT] = endpoint_text(&f->ep[CLIENT]);
+	f->name[SERVER] = endpoint_text(&f->ep[SERVER]);
 	for (int i = 0; i < 2; i++) {
 		Dir *dir = &f->dir[i];
 		dir->flow = f;
@@ -203,6 +214,57 @@ typedef struct {
 static guint16 get16(const guint8 *p) { return (guint16)(p[0] << 8 | p[1]); }
 static guint32 get32(const guint8 *p) { return (guint32)p[0] << 24 | (guint32)p[1] << 16 | (guint32)p[2] << 8 | p[3]; }
 
+/* RFC 1982 serial arithmetic on sequence numbers: is a after b? */
+static gboolean seq_after(guint32 a, guint32 b)
+{
+	return (gint32)(a - b) > 0;
+}
+
+/* A side's sequence numbers are known from seq on: nothing of it sent or
+ * acknowledged before. */
+static void dir_seq_start(Dir *dir, guint32 seq)
+{
+	dir->seq_known = TRUE;
+	dir->acked = dir->sent_end = seq;
+}
+
+/* The side kept a segment of its data ending at end. */
+static void dir_sent(Dir *dir, guint32 seq, guint32 end)
+{
+	if (!dir->seq_known)
+		dir_seq_start(dir, seq);   /* joined mid-connection */
+	if (seq_after(end, dir->sent_end))
+		dir->sent_end = end;
+}
+
+/* The other end acknowledged dir's bytes up to ack: those not acknowledged
+ * before arrived (an ARRIVED event, as net/simnet.c emits one when bytes
+ * reach their reader). */
+static void dir_acked(PcapDecoder *d, Dir *dir, guint32 ack)
+{
+	if (!dir->seq_known) {
+		dir_seq_start(dir, ack);   /* joined mid-connection: count from here */
+		return;
+	}
+	if (seq_after(ack, dir->sent_end))
+		ack = dir->sent_end;   /* the FIN's own number, or bytes no segment showed */
+	if (!seq_after(ack, dir->acked))
+		return;
+	Flow *f = dir->flow;
+	MsNetInfo net = pcap_proto_dir_net(dir, MS_NET_ARRIVED);
+	net.bytes = ack - dir->acked;
+	dir->acked = ack;
+	char text[sizeof "4294967295 bytes arrived"];
+	g_snprintf(text, sizeof text, "%" G_GUINT64_FORMAT " bytes arrived", net.bytes);
+	pcap_proto_emit(d, MS_EV_RECV, f->name[dir->side], f->name[1 - dir->side], pcap_proto_app_name(f->app),
+	                NULL, f->id, text, NULL, 0, &net);
+}
+
+/* The events mirror net/conn.c and net/simnet.c (the table in
+ * sim/kernel/event.h): the SYN and a refusal belong to no connection yet
+ * (conn 0, from the client); the SYN-ACK is the server's ACCEPT; the
+ * client's first ACK after it its ESTABLISHED; acknowledgments are ARRIVED;
+ * data (net/pcap_proto.c) DATA, a FIN FIN and any other RST RESET. */
 static void tcp_packet(PcapDecoder *d, const Packet *pk)
 {
 	const guint8 *t = pk->l4;
@@ -238,8 +300,11 @@ static void tcp_packet(PcapDecoder *d, const Packet *pk)
 		f = flow_new(d, &key, pk->family, pk->src, sport, pk->dst, dport);
 		f->syn = TRUE;
 		pcap_stream_set_isn(f->dir[CLIENT].stream, seq);
+		dir_seq_start(&f->dir[CLIENT], seq + 1);   /* RFC 9293 3.4: the SYN takes one number */
 		g_autofree char *text = g_strdup_printf("SYN %s -> %s", f->name[CLIENT], f->name[SERVER]);
-		pcap_proto_emit_dir(d, &f->dir[CLIENT], MS_EV_CONNECT, pcap_proto_connect_step(f), text, NULL, 0);
+		MsNetInfo net = pcap_proto_dir_net(&f->dir[CLIENT], MS_NET_SYN);
+		pcap_proto_emit(d, MS_EV_CONNECT, f->name[CLIENT], f->name[SERVER], pcap_proto_app_name(f->app),
+		                pcap_proto_connect_step(f), 0, text, NULL, 0, &net);
 		return;
 	}
 	if (!f) {
@@ -265,7 +330,7 @@ static void tcp_packet(PcapDecoder *d, const Packet *pk)
 		                  : flow_new(d, &key, pk->family, pk->src, sport, pk->dst, dport);
 		if (!syn)
 			pcap_proto_emit(d, MS_EV_NOTE, f->name[CLIENT], f->name[SERVER], pcap_proto_app_name(f->app),
-			                NULL, f->id, "the capture joins this connection in the middle", NULL, 0);
+			                NULL, f->id, "the capture joins this connection in the middle", NULL, 0, NULL);
 	}
 	flow_touch(d, f);
 	int side = (sport == f->client_port && memcmp(pk->src, f->client_addr, alen) == 0) ? CLIENT : SERVER;
@@ -274,11 +339,14 @@ static void tcp_packet(PcapDecoder *d, const Packet *pk)
 	if (rst) {
 		flow_flush(d, f);   /* what came before the reset, first */
 		if (side == SERVER && !f->synack && !f->data_seen) {
+			/* the answer to the SYN: the client's connect failed */
 			g_autofree char *text = g_strdup_printf("%s refused the connection (RST)", f->name[SERVER]);
-			pcap_proto_emit_dir(d, dir, MS_EV_REFUSE, pcap_proto_connect_step(f), text, NULL, 0);
+			MsNetInfo net = pcap_proto_dir_net(&f->dir[CLIENT], MS_NET_REFUSED);
+			pcap_proto_emit(d, MS_EV_ERROR, f->name[CLIENT], f->name[SERVER], pcap_proto_app_name(f->app),
+			                pcap_proto_connect_step(f), 0, text, NULL, 0, &net);
 		} else {
 			g_autofree char *text = g_strdup_printf("connection reset by %s", f->name[side]);
-			pcap_proto_emit_dir(d, dir, MS_EV_ERROR, pcap_proto_dir_step(dir), text, NULL, 0);
+			pcap_proto_emit_dir(d, dir, MS_EV_ERROR, MS_NET_RESET, pcap_proto_dir_step(dir), text, NULL, 0);
 		}
 		flow_kill(d, f);
 		return;
@@ -289,14 +357,26 @@ static void tcp_packet(PcapDecoder *d, const Packet *pk)
 		f->synack = TRUE;
 		pcap_stream_set_isn(f->dir[SERVER].stream, seq);
 		pcap_stream_set_isn(f->dir[CLIENT].stream, ack - 1);
+		dir_seq_start(dir, seq + 1);
+		if (!f->dir[CLIENT].seq_known)
+			dir_seq_start(&f->dir[CLIENT], ack);   /* the capture missed the SYN */
 		g_autofree char *text = g_strdup_printf("accepted %s on port %u", f->name[CLIENT], sport);
-		pcap_proto_emit_dir(d, dir, MS_EV_ACCEPT, pcap_proto_connect_step(f), text, NULL, 0);
+		pcap_proto_emit_dir(d, dir, MS_EV_ACCEPT, MS_NET_ACCEPT, pcap_proto_connect_step(f), text, NULL, 0);
 		return;
 	}
+	if (has_ack && side == CLIENT && f->synack && !f->established) {
+		/* RFC 9293 3.5: the client's ACK of the SYN-ACK: its connect is done */
+		f->established = TRUE;
+		g_autofree char *text = g_strdup_printf("connected %s -> %s", f->name[CLIENT], f->name[SERVER]);
+		pcap_proto_emit_dir(d, dir, MS_EV_CONNECT, MS_NET_ESTABLISHED, pcap_proto_connect_step(f), text, NULL, 0);
+	}
+	if (has_ack)
+		dir_acked(d, &f->dir[1 - side], ack);   /* before this side's data: it answers what arrived */
 	if (plen > 0)
 		f->data_seen = TRUE;
 	d->stats.segments++;
-	switch (pcap_stream_add(dir->stream, seq, payload, plen, fin)) {
+	PcapStreamResult res = pcap_stream_add(dir->stream, seq, payload, plen, fin);
+	switch (res) {
 	case PCAP_STREAM_DUPLICATE:
 		d->stats.retransmissions++;
 		break;
@@ -306,12 +386,16 @@ static void tcp_packet(PcapDecoder *d, const Packet *pk)
 	default:
 		break;
 	}
+	if (plen > 0 && res != PCAP_STREAM_OUT_OF_RANGE)
+		dir_sent(dir, seq, seq + (guint32)plen);
 	if (!f->dead && f->dir[CLIENT].fin && f->dir[SERVER].fin)
 		flow_kill(d, f);
 }
 
 /* ---- UDP ------------------------------------------------------------------------ */
 
+/* A datagram as net/conn.c's ms_dgram_emit_send shows one (net DATAGRAM,
+ * conn 0), then what its DNS message says. */
 static void udp_packet(PcapDecoder *d, const Packet *pk)
 {
 	const guint8 *u = pk->l4;
@@ -325,9 +409,15 @@ static void udp_packet(PcapDecoder *d, const Packet *pk)
 		return;
 	}
 	d->stats.datagrams++;
-	g_autofree char *from = endpoint_text(pk->family, pk->src, sport);
-	g_autofree char *to = endpoint_text(pk->family, pk->dst, dport);
-	pcap_proto_dns_message(d, from, to, 0, u + 8, get16(u + 4) - 8u);
+	gsize len = get16(u + 4) - 8u;
+	MsNetInfo net = { .action = MS_NET_DATAGRAM, .transport = MS_TRANSPORT_UDP };
+	endpoint_make(&net.src, pk->family, pk->src, sport);
+	endpoint_make(&net.dst, pk->family, pk->dst, dport);
+	g_autofree char *from = endpoint_text(&net.src);
+	g_autofree char *to = endpoint_text(&net.dst);
+	g_autofree char *text = g_strdup_printf("datagram %s -> %s, %" G_GSIZE_FORMAT " bytes", from, to, len);
+	pcap_proto_emit(d, MS_EV_SEND, from, to, "dns", NULL, 0, text, u + 8, len, &net);
+	pcap_proto_dns_message(d, from, to, 0, u + 8, len);
 }
 
 /* ---- IP ---------------------------------------------------------------------------- */

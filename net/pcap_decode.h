@@ -5,7 +5,9 @@
  * direction (net/pcap_stream.h); then SMTP, LMTP, IMAP, POP3, DNS, HTTP and
  * mailsim's account service, recognised by port, become the same SEND,
  * CONNECT, CLOSE and DNS_* events the simulation emits, tagged with the
- * course steps they show.  Pure: the caller reads the capture (pcap_reader).
+ * course steps they show, and carrying the same net (sim/kernel/event.h)
+ * wherever the capture shows it.  Pure: the caller reads the capture
+ * (pcap_reader).
  */
 #pragma once
 
@@ -54,7 +56,28 @@ typedef struct {
 } PcapDecodeStats;
 
 /* Where events go.  ev (with t_us the frame's time) and everything it
- * points to are borrowed for the call. */
+ * points to are borrowed for the call.
+ *
+ * Events about packets keep the contract of sim/kernel/event.h as
+ * net/conn.c's do (ms_net_info_valid holds for every one), `from` and `to`
+ * being the text of net.src and net.dst ("192.0.2.7:25", "[::1]:25"):
+ *   a SYN          CONNECT SYN, conn 0, from the client
+ *   the SYN-ACK    ACCEPT ACCEPT, from the server
+ *   the client's first ACK after it   CONNECT ESTABLISHED
+ *   an RST answering the SYN          ERROR REFUSED, conn 0, from the client
+ *   any other RST  ERROR RESET, from its sender
+ *   an ACK         RECV ARRIVED, from the end whose bytes it acknowledges
+ *   bytes          SEND DATA with them as payload: a protocol line, a message
+ *                  or literal summed up, TLS records, a DNS message over TCP
+ *   a FIN          CLOSE FIN, from its sender
+ *   a datagram     SEND DATAGRAM, conn 0 ("datagram A -> B, N bytes"), then
+ *                  its DNS_QUERY or DNS_ANSWER with no net
+ * A direction's DATA payloads, end to end, are the bytes it sent, but for
+ * holes in the capture (and what is skipped after one to find the framing
+ * again), a summed-up body over PCAP_DECODE_MAX_BODY_PAYLOAD or with a hole
+ * (its event has no payload and no net) and the rest of a line over
+ * PCAP_DECODE_MAX_LINE.  A SYN that was never answered has no
+ * UNANSWERED: a capture does not show that the client gave up. */
 typedef void (*PcapDecodeEmit)(const MsEvent *ev, gpointer data);
 
 typedef struct PcapDecoder PcapDecoder;

@@ -57,6 +57,7 @@ typedef struct {
 	const char *count_what;    /* "literal", "body"...: NULL inside a chunked body */
 	gboolean    until_close;   /* an HTTP body that ends with the connection */
 	gboolean    literal_tail;  /* the rest of an IMAP line after its literal comes next */
+	gboolean    literal_held;  /* and the literal's summary waits for it */
 	/* bodies shown as one summary */
 	GByteArray *body;          /* NULL once over PCAP_DECODE_MAX_BODY_PAYLOAD */
 	guint64     body_bytes, body_lines;
@@ -68,6 +69,11 @@ typedef struct {
 	guint       http_status;
 	GByteArray *dns;           /* MODE_DNS_TCP: the message so far */
 	gboolean    fin;
+	/* how much of what this side sent the other acknowledged (RFC 9293
+	 * 3.4), for the ARRIVED events: sequence numbers, once seq_known */
+	gboolean    seq_known;
+	guint32     acked;         /* acknowledged up to here */
+	guint32     sent_end;      /* this side's data seen ends here (its FIN not counted) */
 } Dir;
 
 struct Flow {
@@ -78,8 +84,9 @@ struct Flow {
 	Role        role;
 	guint8      client_addr[16];
 	guint16     client_port;
-	char       *name[2];
-	gboolean    syn, synack, data_seen, dead, tls_noted;
+	MsEndpoint  ep[2];      /* CLIENT's and SERVER's, for the events' net */
+	char       *name[2];    /* the same as text */
+	gboolean    syn, synack, established, data_seen, dead, tls_noted;
 	Dir         dir[2];
 	GList      *lru;
 	/* what the client asked, for the replies */
@@ -126,10 +133,15 @@ const char *pcap_proto_dns_step(const char *qname, guint16 qtype, gboolean is_mx
 const char *pcap_proto_connect_step(const Flow *f);
 /* Step of what this side says now. */
 const char *pcap_proto_dir_step(Dir *dir);
-/* Events: at the decoder's current time, counted. */
+/* Events: at the decoder's current time, counted.  net (NULL: none) is
+ * copied; the caller makes it keep event.h's contract (ms_net_info_valid). */
 void        pcap_proto_emit(PcapDecoder *d, MsEventKind kind, const char *from, const char *to,
                             const char *proto, const char *step, guint64 conn, const char *text,
-                            const guint8 *payload, gsize len);
-/* An event about a direction: from its sender to the other end. */
-void        pcap_proto_emit_dir(PcapDecoder *d, Dir *dir, MsEventKind kind, const char *step,
-                                const char *text, const guint8 *payload, gsize len);
+                            const guint8 *payload, gsize len, const MsNetInfo *net);
+/* The net of a direction's packets: action, from its sender's endpoint to
+ * the other end's (bytes 0). */
+MsNetInfo   pcap_proto_dir_net(const Dir *dir, MsNetAction action);
+/* An event about a direction, on its connection: from its sender to the
+ * other end, with action as its net (MS_NET_NONE: no net). */
+void        pcap_proto_emit_dir(PcapDecoder *d, Dir *dir, MsEventKind kind, MsNetAction action,
+                                const char *step, const char *text, const guint8 *payload, gsize len);

@@ -158,29 +158,41 @@ const char *pcap_proto_connect_step(const Flow *f)
 
 void pcap_proto_emit(PcapDecoder *d, MsEventKind kind, const char *from, const char *to,
                      const char *proto, const char *step, guint64 conn, const char *text,
-                     const guint8 *payload, gsize len)
+                     const guint8 *payload, gsize len, const MsNetInfo *net)
 {
 	g_autoptr(GBytes) bytes = payload ? g_bytes_new(payload, len) : NULL;
 	MsEvent ev = { .t_us = d->now, .kind = kind, .from = from, .to = to, .proto = proto,
 	               .step = step, .text = text, .conn = conn, .payload = bytes };
+	if (net)
+		ev.net = *net;
 	d->stats.events++;
 	d->emit(&ev, d->emit_data);
 }
 
-void pcap_proto_emit_dir(PcapDecoder *d, Dir *dir, MsEventKind kind, const char *step,
-                         const char *text, const guint8 *payload, gsize len)
+MsNetInfo pcap_proto_dir_net(const Dir *dir, MsNetAction action)
 {
-	Flow *f = dir->flow;
-	pcap_proto_emit(d, kind, f->name[dir->side], f->name[1 - dir->side], app_names[f->app], step,
-	                f->id, text, payload, len);
+	const Flow *f = dir->flow;
+	MsNetInfo net = { .action = action, .transport = ms_net_action_transport(action),
+	                  .src = f->ep[dir->side], .dst = f->ep[1 - dir->side] };
+	return net;
 }
 
-/* A protocol line, "C: ..." or "S: ...", as the simulation writes it. */
+void pcap_proto_emit_dir(PcapDecoder *d, Dir *dir, MsEventKind kind, MsNetAction action,
+                         const char *step, const char *text, const guint8 *payload, gsize len)
+{
+	Flow *f = dir->flow;
+	MsNetInfo net = pcap_proto_dir_net(dir, action);
+	pcap_proto_emit(d, kind, f->name[dir->side], f->name[1 - dir->side], app_names[f->app], step,
+	                f->id, text, payload, len, action == MS_NET_NONE ? NULL : &net);
+}
+
+/* A protocol line, "C: ..." or "S: ...", as the simulation writes it: the
+ * bytes of the line on the wire, from the sender to the other end. */
 static void emit_line(PcapDecoder *d, Dir *dir, const char *step, const char *shown,
                       const guint8 *raw, gsize len)
 {
 	g_autofree char *text = g_strconcat(dir->side == CLIENT ? "C: " : "S: ", shown, NULL);
-	pcap_proto_emit_dir(d, dir, MS_EV_SEND, step, text, raw, len);
+	pcap_proto_emit_dir(d, dir, MS_EV_SEND, MS_NET_DATA, step, text, raw, len);
 }
 
 static void emit_dir_printf(PcapDecoder *d, Dir *dir, MsEventKind kind, const char *step,
@@ -193,7 +205,8 @@ static void emit_dir_printf(PcapDecoder *d, Dir *dir, MsEventKind kind, const ch
 	va_start(ap, fmt);
 	g_autofree char *text = g_strdup_vprintf(fmt, ap);
 	va_end(ap);
-	pcap_proto_emit_dir(d, dir, kind, step, text, payload, len);
+	pcap_proto_emit_dir(d, dir, kind, kind == MS_EV_SEND && payload && len ? MS_NET_DATA : MS_NET_NONE, step,
+	                    text, payload, len);
 }
 
 /* The step of what this side says now. */
@@ -219,9 +232,10 @@ static void body_start(Dir *dir)
 	dir->body_gap = FALSE;
 }
 
-static void body_add(Dir *dir, const guint8 *data, gsize len)
+/* Bytes of the body's payload that its summary does not count: the
+ * framing of a chunked body, the line ending after a literal. */
+static void body_keep(Dir *dir, const guint8 *data, gsize len)
 {
-	dir->body_bytes += len;
 	if (!dir->body)
 		return;
 	if (dir->body->len + len > PCAP_DECODE_MAX_BODY_PAYLOAD)
@@ -230,7 +244,14 @@ static void body_add(Dir *dir, const guint8 *data, gsize len)
 		g_byte_array_append(dir->body, data, (guint)len);
 }
 
-/* "C: (message: 349 bytes, 10 lines)" and the bytes as payload. */
+static void body_add(Dir *dir, const guint8 *data, gsize len)
+{
+	dir->body_bytes += len;
+	body_keep(dir, data, len);
+}
+
+/* "C: (message: 349 bytes, 10 lines)" and the bytes as payload: data on
+ * the wire, when they were all kept. */
 static void body_end(PcapDecoder *d, Dir *dir, const char *what, gboolean with_lines)
 {
 	GString *text = g_string_new(dir->side == CLIENT ? "C: (" : "S: (");
@@ -240,8 +261,9 @@ static void body_end(PcapDecoder *d, Dir *dir, const char *what, gboolean with_l
 	if (dir->body_gap)
 		g_string_append(text, ", partly not captured");
 	g_string_append_c(text, ')');
-	pcap_proto_emit_dir(d, dir, MS_EV_SEND, pcap_proto_dir_step(dir), text->str,
-	                    dir->body ? dir->body->data : NULL, dir->body ? dir->body->len : 0);
+	gboolean bytes = dir->body && dir->body->len > 0;
+	pcap_proto_emit_dir(d, dir, MS_EV_SEND, bytes ? MS_NET_DATA : MS_NET_NONE, pcap_proto_dir_step(dir),
+	                    text->str, bytes ? dir->body->data : NULL, bytes ? dir->body->len : 0);
 	g_string_free(text, TRUE);
 	g_clear_pointer(&dir->body, g_byte_array_unref);
 }
@@ -260,8 +282,19 @@ static void count_start(Dir *dir, guint64 n, Mode after, const char *what)
 static void count_done(PcapDecoder *d, Dir *dir)
 {
 	dir->mode = dir->after_count;
-	if (dir->count_what)
+	if (dir->literal_tail)
+		dir->literal_held = TRUE;   /* its line ending may follow: shown with it */
+	else if (dir->count_what)
 		body_end(d, dir, dir->count_what, FALSE);
+}
+
+/* Show the IMAP literal held for the line ending after it. */
+static void literal_flush(PcapDecoder *d, Dir *dir)
+{
+	if (!dir->literal_held)
+		return;
+	dir->literal_held = FALSE;
+	body_end(d, dir, dir->count_what, FALSE);
 }
 
 /* ---- words of a line -------------------------------------------------------- */
@@ -406,8 +439,15 @@ static void imap_line(PcapDecoder *d, Dir *dir, const char *shown, const guint8 
 	g_autofree char *masked = NULL;
 	gboolean tail = dir->literal_tail;
 	dir->literal_tail = FALSE;
+	if (tail && !*shown && dir->literal_held) {
+		/* only the line ending after a literal: its bytes go with it */
+		body_keep(dir, raw, len);
+		literal_flush(d, dir);
+		return;
+	}
+	literal_flush(d, dir);
 	if (tail && !*shown)
-		return;   /* only the line ending after a literal: nothing to show */
+		return;
 	if (dir->side == CLIENT) {
 		g_autofree char *verb = word_at(shown, 1);   /* after the tag */
 		if (f->auth_pending)
@@ -516,8 +556,11 @@ static void http_line(PcapDecoder *d, Dir *dir, const char *shown, const guint8 
 {
 	Flow *f = dir->flow;
 	if (!dir->http_in_message) {
-		if (!*shown)
-			return;   /* RFC 9112 2.2: empty lines before a request are ignored */
+		if (!*shown) {
+			/* RFC 9112 2.2: empty lines before a request are ignored (but sent) */
+			emit_line(d, dir, f->http_step, shown, raw, len);
+			return;
+		}
 		dir->http_in_message = TRUE;
 		dir->http_length = -1;
 		dir->http_chunked = FALSE;
@@ -551,6 +594,7 @@ static void http_line(PcapDecoder *d, Dir *dir, const char *shown, const guint8 
 		return;
 	}
 	/* the empty line: what follows is the body */
+	emit_line(d, dir, f->http_step, shown, raw, len);
 	dir->http_in_message = FALSE;
 	gboolean no_body = dir->side == SERVER &&
 	                   (f->http_head || dir->http_status / 100 == 1 || dir->http_status == 204 ||
@@ -573,7 +617,7 @@ static void chunk_size_line(PcapDecoder *d, Dir *dir, const char *shown)
 	char *end;
 	guint64 n = g_ascii_strtoull(shown, &end, 16);
 	if (end == shown || (*end && *end != ';' && *end != ' ' && *end != '\t')) {
-		pcap_proto_emit_dir(d, dir, MS_EV_ERROR, dir->flow->http_step,
+		pcap_proto_emit_dir(d, dir, MS_EV_ERROR, MS_NET_NONE, dir->flow->http_step,
 		                    "bad chunk size: the rest of the body is skipped", NULL, 0);
 		dir->mode = MODE_LOST;
 		return;
@@ -675,7 +719,7 @@ void pcap_proto_dns_message(PcapDecoder *d, const char *from, const char *to, gu
 	g_autoptr(DnsMessage) msg = dns_wire_decode(data, len, &err);
 	if (!msg) {
 		g_autofree char *text = g_strdup_printf("not a DNS message: %s", err->message);
-		pcap_proto_emit(d, MS_EV_ERROR, from, to, "dns", NULL, conn, text, data, len);
+		pcap_proto_emit(d, MS_EV_ERROR, from, to, "dns", NULL, conn, text, data, len, NULL);
 		return;
 	}
 	const char *step = NULL;
@@ -689,7 +733,7 @@ void pcap_proto_dns_message(PcapDecoder *d, const char *from, const char *to, gu
 		learn_mx(d, msg);
 	g_autofree char *text = dns_message_to_line(msg);
 	pcap_proto_emit(d, msg->qr ? MS_EV_DNS_ANSWER : MS_EV_DNS_QUERY, from, to, "dns", step, conn,
-	                text, data, len);
+	                text, data, len, NULL);
 }
 
 /* ---- bytes of a direction, by mode -------------------------------------------- */
@@ -697,10 +741,11 @@ void pcap_proto_dns_message(PcapDecoder *d, const char *from, const char *to, gu
 static void start_tls(PcapDecoder *d, Dir *dir)
 {
 	Flow *f = dir->flow;
+	literal_flush(d, dir);
 	dir->mode = MODE_TLS;
 	if (!f->tls_noted) {
 		f->tls_noted = TRUE;
-		pcap_proto_emit_dir(d, dir, MS_EV_NOTE, pcap_proto_dir_step(dir),
+		pcap_proto_emit_dir(d, dir, MS_EV_NOTE, MS_NET_NONE, pcap_proto_dir_step(dir),
 		                    "TLS begins: the rest of this connection is encrypted", NULL, 0);
 	}
 }
@@ -718,6 +763,9 @@ static gsize take_line(PcapDecoder *d, Dir *dir, const guint8 *data, gsize len)
 	gsize take = nl ? (gsize)(nl - data) + 1 : len;
 	if (dir->mode == MODE_SMTP_BODY || dir->mode == MODE_POP3_BODY)
 		body_add(dir, data, take);
+	else if (dir->mode == MODE_HTTP_CHUNK_SIZE || dir->mode == MODE_HTTP_CHUNK_END ||
+	         dir->mode == MODE_HTTP_TRAILER)
+		body_keep(dir, data, take);   /* RFC 9112 7.1: the chunked coding, as sent */
 	if (dir->line_skip) {
 		dir->line_skip = nl == NULL;
 		return take;
@@ -747,6 +795,9 @@ static gsize take_dns_tcp(PcapDecoder *d, Dir *dir, const guint8 *data, gsize le
 	g_byte_array_append(b, data, (guint)take);
 	if (b->len >= 2 && b->len == 2 + ((gsize)b->data[0] << 8 | b->data[1])) {
 		Flow *f = dir->flow;
+		/* the bytes on the wire (as net/resolver.c shows its own), then what they say */
+		emit_dir_printf(d, dir, MS_EV_SEND, NULL, b->data, b->len, "%s(DNS over TCP, %u bytes)",
+		                dir->side == CLIENT ? "C: " : "S: ", b->len - 2);
 		pcap_proto_dns_message(d, f->name[dir->side], f->name[1 - dir->side], f->id, b->data + 2, b->len - 2);
 		g_byte_array_set_size(b, 0);
 	}
@@ -789,6 +840,7 @@ static void dir_data(PcapDecoder *d, Dir *dir, const guint8 *data, gsize len)
 static void dir_gap(PcapDecoder *d, Dir *dir, gsize len)
 {
 	d->stats.gaps++;
+	literal_flush(d, dir);
 	emit_dir_printf(d, dir, MS_EV_NOTE, pcap_proto_dir_step(dir), NULL, 0,
 	                "%" G_GSIZE_FORMAT " bytes were not captured", len);
 	switch (dir->mode) {
@@ -835,6 +887,7 @@ void pcap_proto_dir_end(PcapDecoder *d, Dir *dir)
 		dir->line_cut = FALSE;
 		on_line(d, dir, line->data, line->len, cut);
 	}
+	literal_flush(d, dir);
 	gboolean chunked = dir->mode == MODE_HTTP_CHUNK_SIZE || dir->mode == MODE_HTTP_CHUNK_END ||
 	                   dir->mode == MODE_HTTP_TRAILER || (dir->mode == MODE_COUNT && !dir->count_what);
 	if (dir->mode == MODE_COUNT && dir->count_what) {
@@ -847,6 +900,12 @@ void pcap_proto_dir_end(PcapDecoder *d, Dir *dir)
 	} else if ((dir->mode == MODE_SMTP_BODY || dir->mode == MODE_POP3_BODY) && dir->body_bytes) {
 		dir->body_gap = TRUE;
 		body_end(d, dir, "message", TRUE);
+	} else if (dir->mode == MODE_DNS_TCP && dir->dns && dir->dns->len > 0) {
+		/* a message cut short: its bytes were still sent */
+		emit_dir_printf(d, dir, MS_EV_SEND, NULL, dir->dns->data, dir->dns->len,
+		                "%s(DNS over TCP, cut short after %u bytes)", dir->side == CLIENT ? "C: " : "S: ",
+		                dir->dns->len);
+		g_byte_array_set_size(dir->dns, 0);
 	}
 	dir->mode = MODE_LOST;
 }
@@ -865,7 +924,7 @@ void pcap_proto_stream_piece(PcapStreamPiece piece, const guint8 *data, gsize le
 	case PCAP_STREAM_FIN:
 		pcap_proto_dir_end(d, dir);
 		dir->fin = TRUE;
-		pcap_proto_emit_dir(d, dir, MS_EV_CLOSE, pcap_proto_dir_step(dir), "close", NULL, 0);
+		pcap_proto_emit_dir(d, dir, MS_EV_CLOSE, MS_NET_FIN, pcap_proto_dir_step(dir), "close", NULL, 0);
 		break;
 	}
 }

@@ -2,7 +2,9 @@
  *
  * Reads a capture file (-r) or an interface (-i, live, as root) and shows
  * SMTP, LMTP, IMAP, POP3, DNS and HTTP as the same event lines a simulation
- * prints, with the course steps they show.  Ctrl-C ends a live capture.
+ * prints, with the course steps they show; --events writes them as the
+ * JSON Lines log `mailsim run --events` writes, each packet's endpoints
+ * (net) included.  Ctrl-C ends a live capture.
  */
 #include "net/pcap_reader.h"
 #include "ui/text.h"
@@ -69,9 +71,10 @@ int ms_cmd_watch(int argc, char **argv)
 		{ "filter", 'f', 0, G_OPTION_ARG_STRING, &filter, "Only frames matching a BPF filter", "'tcp port 25'" },
 		{ "port", 'p', 0, G_OPTION_ARG_STRING_ARRAY, &ports,
 		  "Decode PORT as PROTO (smtp, submission, lmtp, imap, pop3, dns, http, auth, none)", "PORT=PROTO" },
-		{ "events", 'e', 0, G_OPTION_ARG_FILENAME, &events, "Also write every event as JSON Lines", "FILE" },
+		{ "events", 'e', 0, G_OPTION_ARG_FILENAME, &events,
+		  "Also write every event as JSON Lines, endpoints included (as mailsim run --events)", "FILE" },
 		{ "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "No event lines (with --events)", NULL },
-		{ "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Also show the DNS bytes", NULL },
+		{ "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Also show arrivals (what ACKs acknowledge) and the DNS datagrams", NULL },
 		{ NULL },
 	};
 	g_autoptr(GOptionContext) ctx = g_option_context_new("- show real mail traffic as the course's events");

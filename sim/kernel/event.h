@@ -86,7 +86,8 @@ int         ms_transport_from_string(const char *name);
 /* The fact about packets an event records, for programs that rebuild the
  * traffic (the pcap writer) instead of reading the text.  src is always
  * the end the event's `from` names, dst the end its `to` names.  Emitted by
- * net/conn.c, net/simnet.c and net/realnet.c, on these kinds of event:
+ * net/conn.c, net/simnet.c and net/realnet.c (and, for a capture, by
+ * net/pcap_decode.c), on these kinds of event:
  *
  *   action       kind     conn  transport  meaning
  *   SYN          CONNECT  0     TCP   src asks dst for a connection

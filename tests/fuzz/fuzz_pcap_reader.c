@@ -5,7 +5,8 @@
  * frame, all fed to one decoder (so connections, reassembly and the
  * protocol decoders see many frames).  Mode 6 feeds one reassembly stream:
  * each record is a 4-byte sequence offset, a FIN byte, a 2-byte length and
- * data.  Every event must have a kind, a text and be valid UTF-8; the
+ * data.  Every event must have a kind, a text and be valid UTF-8, and a
+ * net that keeps its contract (ms_net_info_valid; DATA with bytes); the
  * stream must never hold more than its bound.
  */
 #include <stdint.h>
@@ -24,6 +25,9 @@ static void check_event(const MsEvent *ev, gpointer data)
 	if ((guint)ev->kind >= MS_EV_KIND_COUNT || !ev->text || !g_utf8_validate(ev->text, -1, NULL))
 		abort();
 	if (ev->from && !g_utf8_validate(ev->from, -1, NULL))
+		abort();
+	if (!ms_net_info_valid(&ev->net) ||
+	    (ev->net.action == MS_NET_DATA && (!ev->payload || !g_bytes_get_size(ev->payload))))
 		abort();
 	(*(guint64 *)data)++;
 }

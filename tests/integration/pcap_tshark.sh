@@ -4,8 +4,10 @@
 # (checksums validated, no analysis warnings) and finds the SMTP dialogue,
 # the DNS MX answers, IMAP and POP3 in order; the run's JSON Lines log
 # names the SYNs the capture shows; `mailsim watch -r` turns the
-# same file back into event lines; and `mailsim watch -i lo` sees Python's
-# smtplib talk to `mailsim serve`.
+# same file back into event lines, and its JSON Lines log into the run's
+# own facts about packets (each end's handshake, bytes, arrivals and FINs,
+# by the events' net); and `mailsim watch -i lo` sees Python's smtplib
+# talk to `mailsim serve`, every event keeping the net contract.
 . "$(dirname "$0")/../lib.sh"
 
 free_port() {
@@ -117,6 +119,107 @@ expect_match "$(printf '%s\n' "$W" | tr '\n' ' ')" 'C: EHLO mail\.example\.com.*
 if printf '%s\n' "$W" | grep -q 'not captured'; then fail "watch: gaps in our own capture"; else pass "watch: no gaps"; fi
 expect_match "$(cat "$TMP/watch-r.err")" ' 0 retransmitted and 0 out-of-order segments, 0 gaps' "watch: our export needs no repair"
 
+# ---- the round trip: a run's nets, back from its capture ----------------------------
+# netcheck.py contract LOG: every event about packets in a watch log keeps
+# the contract of sim/kernel/event.h, its from and to naming src and dst.
+# netcheck.py compare RUN WATCH: for each source endpoint, the actions in
+# order (a run of data as one, with its bytes; arrivals with their counts)
+# are the same.  A run's UNANSWERED is left out (a capture shows a SYN, not
+# that the client gave up), and a RESET counts for the pair of ends (the
+# capture shows one side's RST).
+cat >"$TMP/netcheck.py" <<'EOF'
+import base64, json, sys
+KINDS = {"syn": ("CONNECT", False), "accept": ("ACCEPT", True), "established": ("CONNECT", True),
+         "refused": ("ERROR", False), "unanswered": ("ERROR", False), "data": ("SEND", True),
+         "arrived": ("RECV", True), "fin": ("CLOSE", True), "reset": ("ERROR", True),
+         "datagram": ("SEND", False)}
+def events(path):
+    return [json.loads(line) for line in open(path)]
+def contract(path):
+    bad, seen = [], set()
+    for e in events(path):
+        n = e.get("net")
+        if not n:
+            if e["kind"] == "RECV" or (e["kind"] == "SEND" and e.get("payload")):
+                bad.append("no net: %s" % e["text"])
+            continue
+        a = n["action"]
+        seen.add(a)
+        kind, has_conn = KINDS[a]
+        if e["kind"] != kind or (e["conn"] != 0) != has_conn or n["transport"] != ("udp" if a == "datagram" else "tcp"):
+            bad.append("%s on %s conn %d: %s" % (a, e["kind"], e["conn"], e["text"]))
+        if n["src"] != e["from"] or n["dst"] != e["to"]:
+            bad.append("%s from %s to %s, net %s -> %s" % (a, e["from"], e["to"], n["src"], n["dst"]))
+        if (a == "arrived") != ("bytes" in n) or (a == "arrived" and n["bytes"] <= 0):
+            bad.append("bytes on %s" % a)
+        if a in ("data", "datagram") and not e.get("payload"):
+            bad.append("%s without its bytes: %s" % (a, e["text"]))
+    for b in bad[:5]:
+        print(b)
+    print("actions: " + " ".join(sorted(seen)))
+    return bool(seen) and not bad
+def wire(path):
+    by, order = {}, []
+    for e in events(path):
+        n = e.get("net")
+        if not n or n["action"] == "unanswered":
+            continue
+        src, dst, a = n["src"], n["dst"], n["action"]
+        if a == "reset":
+            src, dst = sorted([src, dst])
+        if src not in by:
+            by[src] = []
+            order.append(src)
+        items = by[src]
+        if a == "data":
+            data = base64.b64decode(e.get("payload", ""))
+            if items and items[-1][0] == "data" and items[-1][1] == dst:
+                items[-1][2] += data
+            else:
+                items.append(["data", dst, bytearray(data)])
+        else:
+            items.append([a, dst, n.get("bytes", 0)])
+    return by, order
+def compare(run_path, watch_path):
+    run, order = wire(run_path)
+    back, back_order = wire(watch_path)
+    bad = [s for s in order if run[s] != back.get(s)] + [s for s in back_order if s not in run]
+    for s in bad[:3]:
+        a, b = run.get(s, []), back.get(s, [])
+        i = next((i for i in range(max(len(a), len(b))) if a[i:i + 1] != b[i:i + 1]), 0)
+        print("%s differs at %d: run %s, watch %s" % (s, i, a[i:i + 1], b[i:i + 1]))
+    print("%d ends, %d differ" % (len(order), len(bad)))
+    return bool(order) and not bad
+ok = contract(sys.argv[2]) if sys.argv[1] == "contract" else compare(sys.argv[2], sys.argv[3])
+sys.exit(0 if ok else 1)
+EOF
+# relay-path (SMTP, LMTP, the account service, DNS), IMAP and POP3, HTTP
+# autoconfig, and the course (a refused connection among the rest)
+for scn in scenarios/relay-path.scn scenarios/imap-vs-pop3.scn scenarios/autoconfig-thunderbird.scn scenarios/course.scn; do
+	[ -f "$scn" ] || continue
+	n=$(basename "$scn" .scn)
+	if [ "$n" = relay-path ]; then
+		cp "$TMP/relay.jsonl" "$TMP/$n.run.jsonl"
+		cp "$P" "$TMP/$n.pcap"
+	else
+		./mailsim run "$scn" --pcap "$TMP/$n.pcap" --events "$TMP/$n.run.jsonl" -q >/dev/null 2>&1
+	fi
+	if ./mailsim watch -r "$TMP/$n.pcap" --events "$TMP/$n.watch.jsonl" -q 2>/dev/null; then
+		out=$(python3 "$TMP/netcheck.py" contract "$TMP/$n.watch.jsonl")
+		[ $? -eq 0 ] && pass "$n: every event watch logs keeps the net contract ($(printf '%s\n' "$out" | tail -n 1))" \
+			|| fail "$n: watch's events break the net contract: $out"
+		out=$(python3 "$TMP/netcheck.py" compare "$TMP/$n.run.jsonl" "$TMP/$n.watch.jsonl")
+		[ $? -eq 0 ] && pass "$n: read back from its capture, each end's nets are the run's ($out)" \
+			|| fail "$n: the capture read back differs from the run: $out"
+	else
+		fail "$n: mailsim watch -r --events failed"
+	fi
+done
+expect_match "$(python3 "$TMP/netcheck.py" contract "$TMP/relay-path.watch.jsonl")" \
+	'^actions: accept arrived data datagram established fin syn$' "relay-path read back: every action its capture shows"
+expect_match "$(python3 "$TMP/netcheck.py" contract "$TMP/course.watch.jsonl")" '^actions: .* refused ' \
+	"course read back: the refused connection is a refusal"
+
 # ---- live: mailsim watch -i lo while smtplib talks to mailsim serve ------------------
 if [ "$(id -u)" -ne 0 ]; then
 	echo "SKIP: live capture needs root"
@@ -135,7 +238,7 @@ printf '%s\n' "$help" | grep -q -- "--allow-plaintext-auth" && opts="$opts --all
 ./mailsim serve $opts >"$TMP/serve.log" 2>&1 &
 SERVE=$!
 PIDS="$SERVE"
-./mailsim watch -i lo -f "tcp port $SUB" -p "$SUB=submission" >"$TMP/live.out" 2>"$TMP/live.err" &
+./mailsim watch -i lo -f "tcp port $SUB" -p "$SUB=submission" --events "$TMP/live.jsonl" >"$TMP/live.out" 2>"$TMP/live.err" &
 WATCH=$!
 PIDS="$PIDS $WATCH"
 # wait until the capture runs and the server answers
@@ -197,6 +300,19 @@ expect_match "$L" 'TLS begins' "live: the switch to TLS is noted"
 expect_match "$L" 'C: \(encrypted, [0-9]+ bytes\)' "live: the client's TLS records show as encrypted"
 expect_match "$L" 'S: \(encrypted, [0-9]+ bytes\)' "live: the server's too"
 if grep -q 'secret' "$TMP/live.out"; then fail "live: the password shows"; else pass "live: the password does not show"; fi
+out=$(python3 "$TMP/netcheck.py" contract "$TMP/live.jsonl")
+[ $? -eq 0 ] && pass "live: every event of the real traffic keeps the net contract ($(printf '%s\n' "$out" | tail -n 1))" \
+	|| fail "live: the events break the net contract: $out"
+live_nets=$(python3 - "$TMP/live.jsonl" <<'EOF'
+import json, sys
+for line in open(sys.argv[1]):
+    n = json.loads(line).get("net") or {}
+    if n.get("action") in ("syn", "established"):
+        print(n["action"], n["src"], n["dst"])
+EOF
+)
+expect_match "$live_nets" "^syn 127\.0\.0\.1:[0-9]+ 127\.0\.0\.1:$SUB\$" "live: the SYN's net has both ends"
+expect_match "$live_nets" "^established 127\.0\.0\.1:[0-9]+ 127\.0\.0\.1:$SUB\$" "live: and so has the connect that followed"
 kill -TERM "$SERVE"
 wait "$SERVE"
 PIDS=""

@@ -259,8 +259,56 @@ static void close_both(Sess *x)
 	seg(x, TRUE, PCAP_TCP_ACK, NULL, 0);
 }
 
+/* The table of sim/kernel/event.h: the kind of event each action comes
+ * on, and whether it belongs to a connection yet. */
+static const struct {
+	MsNetAction action;
+	MsEventKind kind;
+	gboolean    has_conn;
+} net_kinds[] = {
+	{ MS_NET_SYN, MS_EV_CONNECT, FALSE },       { MS_NET_ACCEPT, MS_EV_ACCEPT, TRUE },
+	{ MS_NET_ESTABLISHED, MS_EV_CONNECT, TRUE }, { MS_NET_REFUSED, MS_EV_ERROR, FALSE },
+	{ MS_NET_UNANSWERED, MS_EV_ERROR, FALSE },   { MS_NET_DATA, MS_EV_SEND, TRUE },
+	{ MS_NET_ARRIVED, MS_EV_RECV, TRUE },        { MS_NET_FIN, MS_EV_CLOSE, TRUE },
+	{ MS_NET_RESET, MS_EV_ERROR, TRUE },         { MS_NET_DATAGRAM, MS_EV_SEND, FALSE },
+};
+
+/* An event the decoder emits keeps the net contract as net/conn.c's do:
+ * valid; on the kind the table says, with a connection id or without;
+ * src and dst the ends `from` and `to` name; DATA with its bytes (a
+ * datagram may be empty), and every SEND with bytes one of them. */
+static void assert_net_contract(const MsEvent *ev)
+{
+	const MsNetInfo *n = &ev->net;
+	ck_assert_msg(ms_net_info_valid(n), "invalid net on \"%s\"", ev->text);
+	if (n->action == MS_NET_NONE) {
+		ck_assert_msg(!(ev->kind == MS_EV_SEND && ev->payload), "bytes sent without a net: \"%s\"", ev->text);
+		ck_assert_msg(ev->kind != MS_EV_RECV, "an arrival without a net: \"%s\"", ev->text);
+		return;
+	}
+	gboolean found = FALSE;
+	for (guint i = 0; i < G_N_ELEMENTS(net_kinds); i++) {
+		if (net_kinds[i].action != n->action)
+			continue;
+		found = TRUE;
+		ck_assert_msg(ev->kind == net_kinds[i].kind, "%s on a %s event", ms_net_action_to_string(n->action),
+		              ms_event_kind_to_string(ev->kind));
+		ck_assert_msg((ev->conn != 0) == net_kinds[i].has_conn, "%s with conn %" G_GUINT64_FORMAT,
+		              ms_net_action_to_string(n->action), ev->conn);
+	}
+	ck_assert(found);
+	char src[MS_ENDPOINT_TEXT_MAX], dst[MS_ENDPOINT_TEXT_MAX];
+	ck_assert_str_eq(ev->from, ms_endpoint_format(&n->src, src));
+	ck_assert_str_eq(ev->to, ms_endpoint_format(&n->dst, dst));
+	if (n->action == MS_NET_DATA || n->action == MS_NET_DATAGRAM)
+		ck_assert_msg(ev->payload && (g_bytes_get_size(ev->payload) > 0 || n->action == MS_NET_DATAGRAM),
+		              "%s without bytes: \"%s\"", ms_net_action_to_string(n->action), ev->text);
+}
+
+/* Keep a copy of every event, each checked against the net contract. */
 static void record(const MsEvent *ev, gpointer data)
 {
+	assert_net_contract(ev);
 	g_ptr_array_add(data, ms_event_copy(ev));
 }
 
@@ -327,6 +375,151 @@ static GPtrArray *scramble(GPtrArray *pkts)
 	return out;
 }
 
+/* What one side of a crafted session sent, in order: the TCP payloads of
+ * its packets (raw IPv4, as seg makes them). */
+static GByteArray *sess_sent(GPtrArray *pkts, gboolean client)
+{
+	GByteArray *out = g_byte_array_new();
+	for (guint i = 0; i < pkts->len; i++) {
+		Pkt *k = g_ptr_array_index(pkts, i);
+		if (k->client != client || !k->data)
+			continue;
+		const guint8 *ip = k->bytes->data;
+		gsize ihl = (ip[0] & 0x0f) * 4u, thl = (ip[ihl + 12] >> 4) * 4u;
+		g_byte_array_append(out, ip + ihl + thl, k->bytes->len - ihl - thl);
+	}
+	return out;
+}
+
+/* The DATA events from one end, their payloads end to end; and the bytes
+ * ARRIVED events say of it. */
+static GByteArray *data_from(GPtrArray *events, const char *src, guint64 *arrived)
+{
+	GByteArray *out = g_byte_array_new();
+	*arrived = 0;
+	for (guint i = 0; i < events->len; i++) {
+		MsEvent *e = g_ptr_array_index(events, i);
+		char text[MS_ENDPOINT_TEXT_MAX];
+		if (strcmp(ms_endpoint_format(&e->net.src, text), src) != 0)
+			continue;
+		if (e->net.action == MS_NET_DATA)
+			g_byte_array_append(out, g_bytes_get_data(e->payload, NULL), (guint)g_bytes_get_size(e->payload));
+		else if (e->net.action == MS_NET_ARRIVED)
+			*arrived += e->net.bytes;
+	}
+	return out;
+}
+
+/* Every byte each side of a whole session sent is in its DATA events, in
+ * order, and (all acknowledged) in its ARRIVED events. */
+static void assert_bytes_carried(GPtrArray *pkts, GPtrArray *events, const char *client, const char *server,
+                                 gboolean all_acked)
+{
+	for (int c = 0; c < 2; c++) {
+		g_autoptr(GByteArray) sent = sess_sent(pkts, c);
+		guint64 arrived;
+		g_autoptr(GByteArray) data = data_from(events, c ? client : server, &arrived);
+		ck_assert_msg(data->len == sent->len && (!sent->len || memcmp(data->data, sent->data, sent->len) == 0),
+		              "the %s's DATA events carry %u bytes \"%.*s\", it sent %u \"%.*s\"", c ? "client" : "server",
+		              data->len, (int)data->len, (const char *)data->data, sent->len, (int)sent->len,
+		              (const char *)sent->data);
+		if (all_acked)
+			ck_assert_uint_eq(arrived, sent->len);
+	}
+}
+
+/* Decode a whole session: its lines, once every byte was checked to be in
+ * the DATA events (all_acked: and the ARRIVED ones). */
+static char *decode_sess(Sess *x, gboolean all_acked)
+{
+	g_autoptr(GPtrArray) events = NULL;
+	char *lines = decode_pkts(x->pkts, NULL, &events);
+	g_autofree char *server = g_strdup_printf("198.51.100.20:%u", x->sp);
+	assert_bytes_carried(x->pkts, events, "192.0.2.10:49200", server, all_acked);
+	return lines;
+}
+
+/* What each end did on the wire, by its events' net: for every source
+ * endpoint (in order of first appearance) its actions in order, one a
+ * line, as "action>dst" with the bytes arrived, and a run of DATA as one
+ * "data>dst" with all its bytes.  Text, names and connection ids are left
+ * out: a run and a capture of it name and number things differently. */
+typedef struct {
+	GString *out;
+	char     data_dst[MS_ENDPOINT_TEXT_MAX];   /* the last line is a run of data to it; "" if not */
+} Source;
+
+static void source_free(gpointer p)
+{
+	Source *s = p;
+	g_string_free(s->out, TRUE);
+	g_free(s);
+}
+
+static char *wire_by_source(GPtrArray *events)
+{
+	g_autoptr(GPtrArray) order = g_ptr_array_new();
+	g_autoptr(GHashTable) by_src = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, source_free);
+	for (guint i = 0; i < events->len; i++) {
+		MsEvent *e = g_ptr_array_index(events, i);
+		if (e->net.action == MS_NET_NONE)
+			continue;
+		char src[MS_ENDPOINT_TEXT_MAX], dst[MS_ENDPOINT_TEXT_MAX];
+		ms_endpoint_format(&e->net.src, src);
+		ms_endpoint_format(&e->net.dst, dst);
+		Source *s = g_hash_table_lookup(by_src, src);
+		if (!s) {
+			s = g_new0(Source, 1);
+			s->out = g_string_new(NULL);
+			char *key = g_strdup(src);
+			g_hash_table_insert(by_src, key, s);
+			g_ptr_array_add(order, key);
+		}
+		if (e->net.action != MS_NET_DATA) {
+			g_string_append_printf(s->out, "%s>%s", ms_net_action_to_string(e->net.action), dst);
+			if (e->net.bytes)
+				g_string_append_printf(s->out, " %" G_GUINT64_FORMAT, e->net.bytes);
+			g_string_append_c(s->out, '\n');
+			s->data_dst[0] = '\0';
+			continue;
+		}
+		if (strcmp(s->data_dst, dst) == 0)
+			g_string_truncate(s->out, s->out->len - 2);   /* the run goes on: reopen its quotes */
+		else
+			g_string_append_printf(s->out, "data>%s \"", dst);
+		g_strlcpy(s->data_dst, dst, sizeof s->data_dst);
+		gsize len;
+		const char *bytes = g_bytes_get_data(e->payload, &len);
+		g_string_append_len(s->out, bytes, (gssize)len);
+		g_string_append(s->out, "\"\n");
+	}
+	GString *all = g_string_new(NULL);
+	for (guint i = 0; i < order->len; i++) {
+		Source *s = g_hash_table_lookup(by_src, g_ptr_array_index(order, i));
+		g_string_append_printf(all, "%s:\n%s", (char *)g_ptr_array_index(order, i), s->out->str);
+	}
+	return g_string_free(all, FALSE);
+}
+
+/* The events about the connection itself (net but DATA and ARRIVED), one a
+ * line: "action src>dst conn". */
+static char *net_lines(GPtrArray *events)
+{
+	GString *s = g_string_new(NULL);
+	for (guint i = 0; i < events->len; i++) {
+		MsEvent *e = g_ptr_array_index(events, i);
+		if (e->net.action == MS_NET_NONE || e->net.action == MS_NET_DATA || e->net.action == MS_NET_ARRIVED)
+			continue;
+		char src[MS_ENDPOINT_TEXT_MAX], dst[MS_ENDPOINT_TEXT_MAX];
+		g_string_append_printf(s, "%s %s>%s %" G_GUINT64_FORMAT "\n", ms_net_action_to_string(e->net.action),
+		                       ms_endpoint_format(&e->net.src, src), ms_endpoint_format(&e->net.dst, dst), e->conn);
+	}
+	return g_string_free(s, FALSE);
+}
+
+#define C_EP "192.0.2.10:49200"
+#define S_EP "198.51.100.20:25"
+
 static void assert_has(const char *lines, const char *needle)
 {
 	ck_assert_msg(strstr(lines, needle) != NULL, "no \"%s\" in:\n%s", needle, lines);
@@ -391,9 +584,47 @@ START_TEST(test_smtp_session)
 {
 	Sess x;
 	smtp_session(&x, 0);
-	g_autofree char *lines = decode_pkts(x.pkts, NULL, NULL);
+	g_autofree char *lines = decode_sess(&x, FALSE);
 	assert_order(lines, smtp_expected);
 	g_ptr_array_unref(x.pkts);
+}
+END_TEST
+
+/* A whole session, as net/conn.c would tell it: the handshake, each side's
+ * bytes in its DATA events and in the other's acknowledgments (ARRIVED),
+ * the FINs.  The same with every segment a byte long, or out of order. */
+START_TEST(test_smtp_session_net)
+{
+	Sess x, bytes;
+	smtp_session(&x, 0);
+	g_autoptr(GPtrArray) events = NULL;
+	g_autofree char *lines = decode_pkts(x.pkts, NULL, &events);
+	g_autofree char *conn = net_lines(events);
+	ck_assert_str_eq(conn, "syn " C_EP ">" S_EP " 0\n"
+	                       "accept " S_EP ">" C_EP " 1\n"
+	                       "established " C_EP ">" S_EP " 1\n"
+	                       "fin " C_EP ">" S_EP " 1\n"
+	                       "fin " S_EP ">" C_EP " 1\n");
+	assert_bytes_carried(x.pkts, events, C_EP, S_EP, TRUE);
+	/* the handshake's events come in its order, before the greeting */
+	static const char *const want[] = { "CONNECT in.1 SYN", "ACCEPT in.1 accepted", "CONNECT in.1 connected " C_EP " -> " S_EP "\n",
+	                                    "RECV - 26 bytes arrived\n", NULL };
+	assert_order(lines, want);
+	g_autofree char *wire = wire_by_source(events);
+
+	smtp_session(&bytes, 1);
+	g_autoptr(GPtrArray) bevents = NULL;
+	g_autofree char *blines = decode_pkts(bytes.pkts, NULL, &bevents);
+	g_autofree char *bwire = wire_by_source(bevents);
+	ck_assert_str_eq(bwire, wire);
+
+	g_autoptr(GPtrArray) mixed = scramble(bytes.pkts);
+	g_autoptr(GPtrArray) mevents = NULL;
+	g_autofree char *mlines = decode_pkts(mixed, NULL, &mevents);
+	g_autofree char *mwire = wire_by_source(mevents);
+	ck_assert_str_eq(mwire, wire);
+	g_ptr_array_unref(x.pkts);
+	g_ptr_array_unref(bytes.pkts);
 }
 END_TEST
 
@@ -479,7 +710,7 @@ START_TEST(test_starttls_encrypted)
 	seg(&x, TRUE, PCAP_TCP_ACK, "\x16\x03\x01\x00\x05hello", 10);
 	seg(&x, FALSE, PCAP_TCP_ACK, "\x16\x03\x03\x00\x02hi\x14\x03\x03", 10);
 	seg(&x, TRUE, PCAP_TCP_ACK, "\x17\x03\x03secret MAIL FROM\r\n", 21);
-	g_autofree char *lines = decode_pkts(x.pkts, NULL, NULL);
+	g_autofree char *lines = decode_sess(&x, FALSE);
 	static const char *const want[] = {
 		"C: STARTTLS\n", "S: 220 ready\n", "NOTE in.2 TLS begins", "C: (encrypted, 10 bytes)\n",
 		"S: (encrypted, 10 bytes)\n", "C: (encrypted, 21 bytes)\n", NULL,
@@ -503,15 +734,22 @@ START_TEST(test_imap_literal)
 	say(&x, TRUE, "a2 FETCH 1 (BODY[])\r\n");
 	/* the literal holds lines that must not show as IMAP lines */
 	say(&x, FALSE, "* 1 FETCH (BODY[] {21}\r\nSubject: x\r\n\r\na2 OK\r\n)\r\na2 OK FETCH done\r\n");
-	say(&x, TRUE, "a3 LOGOUT\r\n");
-	g_autofree char *lines = decode_pkts(x.pkts, NULL, NULL);
+	/* a literal that ends its command: the line ending goes with it */
+	say(&x, TRUE, "a3 APPEND INBOX {12}\r\n");
+	say(&x, FALSE, "+ go ahead\r\n");
+	say(&x, TRUE, "Subject: y\r\n\r\n");
+	say(&x, FALSE, "a3 OK APPEND done\r\n");
+	say(&x, TRUE, "a4 LOGOUT\r\n");
+	g_autofree char *lines = decode_sess(&x, FALSE);
 	static const char *const want[] = {
 		"CONNECT in.8 SYN", "SEND in.8 S: * OK IMAP ready\n", "SEND in.8 C: a1 LOGIN bob@example.org ••••••\n",
 		"SEND in.8 C: a2 FETCH 1 (BODY[])\n", "SEND in.8 S: * 1 FETCH (BODY[] {21}\n",
 		"SEND in.8 S: (literal: 21 bytes)\n", "SEND in.8 S: )\n", "SEND in.8 S: a2 OK FETCH done\n",
-		"SEND in.8 C: a3 LOGOUT\n", NULL,
+		"SEND in.8 C: a3 APPEND INBOX {12}\n", "SEND in.8 S: + go ahead\n", "SEND in.8 C: (literal: 12 bytes)\n",
+		"SEND in.8 S: a3 OK APPEND done\n", "SEND in.8 C: a4 LOGOUT\n", NULL,
 	};
 	assert_order(lines, want);
+	ck_assert_ptr_null(strstr(lines, "C: \n"));
 	ck_assert_ptr_null(strstr(lines, "secret"));
 	ck_assert_ptr_null(strstr(lines, "Subject"));
 	g_ptr_array_unref(x.pkts);
@@ -530,7 +768,7 @@ START_TEST(test_pop3_retr)
 	say(&x, FALSE, "+OK 1 messages\r\n1 120\r\n.\r\n+OK 120 octets\r\nSubject: x\r\n\r\n..body\r\n.\r\n");
 	say(&x, TRUE, "QUIT\r\n");
 	say(&x, FALSE, "+OK bye\r\n");
-	g_autofree char *lines = decode_pkts(x.pkts, NULL, NULL);
+	g_autofree char *lines = decode_sess(&x, FALSE);
 	static const char *const want[] = {
 		"C: USER bob\n", "C: PASS ••••••\n", "C: LIST\n", "C: RETR 1\n", "S: +OK 1 messages\n", "S: 1 120\n",
 		"S: .\n", "S: +OK 120 octets\n", "SEND in.8 S: (message: 22 bytes, 3 lines)\n", "C: QUIT\n",
@@ -557,7 +795,7 @@ START_TEST(test_http_bodies)
 	say(&x, TRUE, "GET /x HTTP/1.1\r\n\r\n");
 	say(&x, FALSE, "HTTP/1.1 200 OK\r\n\r\nuntil the end");   /* RFC 9112 6.3: the body ends at close */
 	close_both(&x);
-	g_autofree char *lines = decode_pkts(x.pkts, NULL, NULL);
+	g_autofree char *lines = decode_sess(&x, FALSE);
 	static const char *const want[] = {
 		"SEND setup.4 C: GET /mail/config-v1.1.xml?emailaddress=a%40b HTTP/1.1\n",
 		"SEND setup.4 C: Host: autoconfig.b\n", "SEND setup.4 S: HTTP/1.1 200 OK\n",
@@ -567,6 +805,22 @@ START_TEST(test_http_bodies)
 		"C: GET /x HTTP/1.1\n", "S: HTTP/1.1 200 OK\n", "S: (body: 13 bytes)\n", NULL,
 	};
 	assert_order(lines, want);
+	g_ptr_array_unref(x.pkts);
+
+	/* a body ended by the close before any byte: said, but no data to carry */
+	sess_init(&x, 80);
+	handshake(&x);
+	say(&x, TRUE, "GET /y HTTP/1.1\r\n\r\n");
+	say(&x, FALSE, "HTTP/1.1 200 OK\r\n\r\n");
+	close_both(&x);
+	g_autoptr(GPtrArray) events = NULL;
+	g_autofree char *empty = decode_pkts(x.pkts, NULL, &events);
+	assert_has(empty, "SEND - S: (body: 0 bytes)\n");
+	for (guint i = 0; i < events->len; i++) {
+		MsEvent *e = g_ptr_array_index(events, i);
+		if (strstr(e->text, "(body"))
+			ck_assert_int_eq(e->net.action, MS_NET_NONE);
+	}
 	g_ptr_array_unref(x.pkts);
 }
 END_TEST
@@ -578,7 +832,7 @@ START_TEST(test_lmtp_and_auth_service)
 	handshake(&x);
 	say(&x, FALSE, "220 mx LMTP\r\n");
 	say(&x, TRUE, "LHLO mx\r\n");
-	g_autofree char *lmtp = decode_pkts(x.pkts, NULL, NULL);
+	g_autofree char *lmtp = decode_sess(&x, FALSE);
 	assert_has(lmtp, "SEND in.6 C: LHLO mx\n");
 	assert_has(lmtp, "SEND in.6 S: 220 mx LMTP\n");
 	g_ptr_array_unref(x.pkts);
@@ -590,7 +844,7 @@ START_TEST(test_lmtp_and_auth_service)
 	say(&x, FALSE, "+OK\r\n");
 	say(&x, TRUE, "RCPT bob@example.org\r\n");
 	say(&x, FALSE, "+OK bob@example.org\r\n");
-	g_autofree char *auth = decode_pkts(x.pkts, NULL, NULL);
+	g_autofree char *auth = decode_sess(&x, FALSE);
 	static const char *const want[] = {
 		"SEND - S: +OK mailsim account service\n", "SEND out.2 C: AUTH alice@example.com ••••••\n",
 		"SEND out.3 S: +OK\n", "SEND in.4 C: RCPT bob@example.org\n", "SEND in.5 S: +OK bob@example.org\n", NULL,
@@ -609,8 +863,12 @@ START_TEST(test_refused_and_reset)
 	sess_init(&x, 25);
 	seg(&x, TRUE, PCAP_TCP_SYN, NULL, 0);
 	seg(&x, FALSE, PCAP_TCP_RST | PCAP_TCP_ACK, NULL, 0);
-	g_autofree char *refused = decode_pkts(x.pkts, NULL, NULL);
-	assert_has(refused, "REFUSE in.1 198.51.100.20:25 refused the connection (RST)\n");
+	g_autoptr(GPtrArray) events = NULL;
+	g_autofree char *refused = decode_pkts(x.pkts, NULL, &events);
+	assert_has(refused, "ERROR in.1 198.51.100.20:25 refused the connection (RST)\n");
+	/* as net/simnet.c: the client's connect failed, before any connection */
+	g_autofree char *conn = net_lines(events);
+	ck_assert_str_eq(conn, "syn " C_EP ">" S_EP " 0\nrefused " C_EP ">" S_EP " 0\n");
 	g_ptr_array_unref(x.pkts);
 
 	sess_init(&x, 25);
@@ -618,10 +876,16 @@ START_TEST(test_refused_and_reset)
 	say(&x, FALSE, "220 mx\r\n");
 	say(&x, TRUE, "EHLO partial-li");   /* no line ending yet */
 	seg(&x, FALSE, PCAP_TCP_RST, NULL, 0);
-	g_autofree char *reset = decode_pkts(x.pkts, NULL, NULL);
+	g_autoptr(GPtrArray) revents = NULL;
+	g_autofree char *reset = decode_pkts(x.pkts, NULL, &revents);
 	static const char *const want[] = { "S: 220 mx\n", "C: EHLO partial-li\n",
 	                                    "ERROR in.2 connection reset by 198.51.100.20:25\n", NULL };
 	assert_order(reset, want);
+	g_autofree char *rconn = net_lines(revents);
+	ck_assert_str_eq(rconn, "syn " C_EP ">" S_EP " 0\naccept " S_EP ">" C_EP " 1\n"
+	                        "established " C_EP ">" S_EP " 1\nreset " S_EP ">" C_EP " 1\n");
+	/* the partial line was sent too; the server's 220 arrived */
+	assert_bytes_carried(x.pkts, revents, C_EP, S_EP, FALSE);
 	g_ptr_array_unref(x.pkts);
 }
 END_TEST
@@ -633,7 +897,13 @@ START_TEST(test_joined_midstream)
 	/* no handshake: the capture started later */
 	say(&x, TRUE, "RCPT TO:<bob@example.org>\r\n");
 	say(&x, FALSE, "250 2.1.5 Ok\r\n");
-	g_autofree char *lines = decode_pkts(x.pkts, NULL, NULL);
+	g_autoptr(GPtrArray) events = NULL;
+	g_autofree char *lines = decode_pkts(x.pkts, NULL, &events);
+	/* no handshake to show: the data, and the server's answer that it arrived */
+	g_autofree char *conn = net_lines(events);
+	ck_assert_str_eq(conn, "");
+	assert_has(lines, "RECV - 27 bytes arrived\n");
+	assert_bytes_carried(x.pkts, events, C_EP, S_EP, FALSE);
 	static const char *const want[] = { "NOTE - the capture joins this connection in the middle\n",
 	                                    "SEND in.2 C: RCPT TO:<bob@example.org>\n", "SEND in.2 S: 250 2.1.5 Ok\n", NULL };
 	assert_order(lines, want);
@@ -794,7 +1064,12 @@ START_TEST(test_ipv6)
 	PcapDecoder *d = pcap_decode_new(record, events);
 	pcap_decode_frame(d, PCAP_DECODE_LINK_RAW, 0, p, sizeof p);
 	ck_assert_uint_eq(events->len, 1);
-	ck_assert_str_eq(((MsEvent *)g_ptr_array_index(events, 0))->text, "SYN [::1]:40000 -> [::1]:25");
+	MsEvent *syn = g_ptr_array_index(events, 0);
+	ck_assert_str_eq(syn->text, "SYN [::1]:40000 -> [::1]:25");
+	ck_assert_int_eq(syn->net.action, MS_NET_SYN);
+	ck_assert_int_eq(syn->net.src.family, MS_ADDR_IPV6);
+	ck_assert_uint_eq(syn->net.src.port, 40000);
+	ck_assert_uint_eq(syn->net.dst.addr[15], 1);
 	pcap_decode_free(d);
 	g_ptr_array_unref(events);
 }
@@ -866,6 +1141,25 @@ START_TEST(test_dns_steps)
 	ck_assert_str_eq(first->proto, "dns");
 	ck_assert_ptr_nonnull(first->payload);
 	ck_assert_uint_eq(pcap_decode_stats(d)->datagrams, 8);
+	/* each datagram, DNS or not, is one as net/conn.c shows it, with its
+	 * bytes; the DNS lines say what they mean and carry no net */
+	g_autoptr(GBytes) mxq_wire = dns_wire_encode(mxq, 0, NULL);
+	guint datagrams = 0;
+	for (guint i = 0; i < events->len; i++) {
+		MsEvent *e = g_ptr_array_index(events, i);
+		if (e->kind == MS_EV_DNS_QUERY || e->kind == MS_EV_DNS_ANSWER)
+			ck_assert_int_eq(e->net.action, MS_NET_NONE);
+		if (e->net.action != MS_NET_DATAGRAM)
+			continue;
+		datagrams++;
+		ck_assert_int_eq(e->net.transport, MS_TRANSPORT_UDP);
+		ck_assert_uint_eq(e->net.dst.port, e->net.src.port == 53 ? 40000 : 53);
+	}
+	ck_assert_uint_eq(datagrams, 8);
+	ck_assert_int_eq(first->kind, MS_EV_SEND);
+	ck_assert_int_eq(first->net.action, MS_NET_DATAGRAM);
+	ck_assert_str_eq(first->text, "datagram 192.0.2.10:40000 -> 203.0.113.53:53, 29 bytes");
+	ck_assert(g_bytes_equal(first->payload, mxq_wire));
 	pcap_decode_free(d);
 	g_ptr_array_unref(events);
 }
@@ -918,9 +1212,16 @@ START_TEST(test_dns_over_tcp)
 	seg(&x, TRUE, PCAP_TCP_ACK, (const char *)framed->data, 1);
 	seg(&x, TRUE, PCAP_TCP_ACK, (const char *)framed->data + 1, framed->len - 1);
 	g_byte_array_unref(framed);
-	g_autofree char *lines = decode_pkts(x.pkts, NULL, NULL);
-	static const char *const want[] = { "DNS_QUERY out.4 example.org. MX ?\n", "DNS_QUERY out.4 example.org. MX ?\n", NULL };
+	/* a message cut short by the end of the capture is still bytes sent */
+	seg(&x, TRUE, PCAP_TCP_ACK, (const char *)prefix, 2);
+	g_autoptr(GPtrArray) events = NULL;
+	g_autofree char *lines = decode_pkts(x.pkts, NULL, &events);
+	static const char *const want[] = { "SEND - C: (DNS over TCP, 29 bytes)\n", "DNS_QUERY out.4 example.org. MX ?\n",
+	                                    "SEND - C: (DNS over TCP, 29 bytes)\n", "DNS_QUERY out.4 example.org. MX ?\n",
+	                                    "SEND - C: (DNS over TCP, cut short after 2 bytes)\n", NULL };
 	assert_order(lines, want);
+	g_autofree char *server = g_strdup_printf("198.51.100.20:%u", x.sp);
+	assert_bytes_carried(x.pkts, events, C_EP, server, FALSE);
 	g_ptr_array_unref(x.pkts);
 }
 END_TEST
@@ -930,17 +1231,48 @@ END_TEST
 #define MTA "192.0.2.10:49155"
 #define MX "198.51.100.20:25"
 
-/* An event as net/conn.c makes it: the writer reads its net (action, from
- * end src to end dst, bytes arrived), not its text. */
-static void feed(MsSink *sink, gint64 t, MsEventKind kind, const char *from, const char *to,
-                 guint64 conn, MsNetAction action, const char *src, const char *dst, guint64 bytes,
-                 const char *text, const char *payload)
+/* Events as net/conn.c and net/simnet.c make them, for the writer: it
+ * reads their net (action, from end src to end dst, bytes arrived), not
+ * their text. */
+static const struct {
+	gint64      t;
+	MsEventKind kind;
+	guint64     conn;
+	MsNetAction action;
+	const char *src, *dst;
+	guint64     bytes;
+	const char *payload;
+} fixture[] = {
+	{ 1000000, MS_EV_CONNECT, 0, MS_NET_SYN, MTA, MX, 0, NULL },
+	{ 1020000, MS_EV_ACCEPT, 3, MS_NET_ACCEPT, MX, MTA, 0, NULL },
+	{ 1020000, MS_EV_SEND, 3, MS_NET_DATA, MX, MTA, 0, "220 mx ESMTP\r\n" },
+	{ 1040000, MS_EV_CONNECT, 3, MS_NET_ESTABLISHED, MTA, MX, 0, NULL },
+	{ 1040000, MS_EV_RECV, 3, MS_NET_ARRIVED, MX, MTA, 14, NULL },
+	{ 1040000, MS_EV_SEND, 3, MS_NET_DATA, MTA, MX, 0, "RCPT TO:<bob@example.org>\r\n" },
+	{ 1060000, MS_EV_RECV, 3, MS_NET_ARRIVED, MTA, MX, 27, NULL },
+	{ 1060000, MS_EV_SEND, 3, MS_NET_DATA, MX, MTA, 0, "250 2.1.5 Ok\r\n" },
+	{ 1060000, MS_EV_CLOSE, 3, MS_NET_FIN, MX, MTA, 0, NULL },
+	{ 1080000, MS_EV_RECV, 3, MS_NET_ARRIVED, MX, MTA, 14, NULL },
+	{ 1080000, MS_EV_CLOSE, 3, MS_NET_FIN, MTA, MX, 0, NULL },
+};
+
+/* The fixture's events (names for ends, as the simulation has them). */
+static GPtrArray *fixture_events(void)
 {
-	g_autoptr(GBytes) p = payload ? g_bytes_new(payload, strlen(payload)) : NULL;
-	MsEvent ev = { .t_us = t, .kind = kind, .from = from, .to = to, .text = text, .conn = conn, .payload = p,
-	               .net = { .action = action, .transport = ms_net_action_transport(action), .bytes = bytes } };
-	ck_assert(ms_endpoint_parse(&ev.net.src, src) && ms_endpoint_parse(&ev.net.dst, dst));
-	sink->write(sink, &ev);
+	GPtrArray *events = g_ptr_array_new_with_free_func((GDestroyNotify)ms_event_free);
+	for (guint i = 0; i < G_N_ELEMENTS(fixture); i++) {
+		g_autoptr(GBytes) p = fixture[i].payload ? g_bytes_new(fixture[i].payload, strlen(fixture[i].payload)) : NULL;
+		gboolean mta = !strcmp(fixture[i].src, MTA);
+		MsEvent ev = { .t_us = fixture[i].t, .kind = fixture[i].kind, .from = mta ? "mta" : "mx",
+		               .to = mta ? "mx" : "mta", .text = ms_net_action_to_string(fixture[i].action),
+		               .conn = fixture[i].conn, .payload = p,
+		               .net = { .action = fixture[i].action, .transport = ms_net_action_transport(fixture[i].action),
+		                        .bytes = fixture[i].bytes } };
+		ck_assert(ms_endpoint_parse(&ev.net.src, fixture[i].src) && ms_endpoint_parse(&ev.net.dst, fixture[i].dst));
+		ck_assert(ms_net_info_valid(&ev.net));
+		g_ptr_array_add(events, ms_event_copy(&ev));
+	}
+	return events;
 }
 
 static char *write_fixture(const char *dir)
@@ -948,20 +1280,13 @@ static char *write_fixture(const char *dir)
 	char *path = g_build_filename(dir, "fixture.pcap", NULL);
 	MsSink *w = pcap_writer_new(path, NULL, NULL);
 	ck_assert_ptr_nonnull(w);
-	feed(w, 1000000, MS_EV_CONNECT, "mta", "mx", 0, MS_NET_SYN, MTA, MX, 0, "SYN", NULL);
-	feed(w, 1020000, MS_EV_ACCEPT, "mx", "mta", 3, MS_NET_ACCEPT, MX, MTA, 0, "accepted", NULL);
-	feed(w, 1020000, MS_EV_SEND, "mx", "mta", 3, MS_NET_DATA, MX, MTA, 0, "S: 220 mx", "220 mx ESMTP\r\n");
-	feed(w, 1040000, MS_EV_CONNECT, "mta", "mx", 3, MS_NET_ESTABLISHED, MTA, MX, 0, "connected", NULL);
-	feed(w, 1040000, MS_EV_RECV, "mx", "mta", 3, MS_NET_ARRIVED, MX, MTA, 14, "14 bytes arrived", NULL);
-	feed(w, 1040000, MS_EV_SEND, "mta", "mx", 3, MS_NET_DATA, MTA, MX, 0, "C: RCPT", "RCPT TO:<bob@example.org>\r\n");
-	feed(w, 1060000, MS_EV_RECV, "mta", "mx", 3, MS_NET_ARRIVED, MTA, MX, 27, "27 bytes arrived", NULL);
-	feed(w, 1060000, MS_EV_SEND, "mx", "mta", 3, MS_NET_DATA, MX, MTA, 0, "S: 250", "250 2.1.5 Ok\r\n");
-	feed(w, 1060000, MS_EV_CLOSE, "mx", "mta", 3, MS_NET_FIN, MX, MTA, 0, "close", NULL);
-	feed(w, 1080000, MS_EV_RECV, "mx", "mta", 3, MS_NET_ARRIVED, MX, MTA, 14, "14 bytes arrived", NULL);
-	feed(w, 1080000, MS_EV_CLOSE, "mta", "mx", 3, MS_NET_FIN, MTA, MX, 0, "close", NULL);
+	g_autoptr(GPtrArray) events = fixture_events();
+	for (guint i = 0; i < events->len; i++)
+		w->write(w, g_ptr_array_index(events, i));
 	w->destroy(w);
 	return path;
 }
+
 
 START_TEST(test_reader_file)
 {
@@ -996,6 +1321,35 @@ START_TEST(test_reader_file)
 	ms_bus_add_sink(pcap_reader_bus(r), rec);
 	ck_assert(pcap_reader_run(r, NULL));
 	ck_assert_uint_eq(ms_sink_recorder_events(rec)->len, 0);
+	pcap_reader_free(r);
+	ms_test_rmtree(dir);
+}
+END_TEST
+
+/* The events of a run, written as a capture by the pcap writer and read
+ * back: each end did the same on the wire, by the nets alone (the actions
+ * in order, the bytes, the arrivals), and every event keeps the contract. */
+START_TEST(test_reader_round_trip)
+{
+	g_autofree char *dir = ms_test_tmpdir();
+	g_autofree char *path = write_fixture(dir);
+	PcapReader *r = pcap_reader_open_file(path, NULL);
+	ck_assert_ptr_nonnull(r);
+	MsSink *rec = ms_sink_recorder_new();
+	ms_bus_add_sink(pcap_reader_bus(r), rec);
+	ck_assert(pcap_reader_run(r, NULL));
+	GPtrArray *back = ms_sink_recorder_events(rec);
+	for (guint i = 0; i < back->len; i++)
+		assert_net_contract(g_ptr_array_index(back, i));
+	g_autoptr(GPtrArray) sent = fixture_events();
+	g_autofree char *want = wire_by_source(sent);
+	g_autofree char *got = wire_by_source(back);
+	ck_assert_str_eq(got, want);
+	/* not an empty comparison: both ends, every kind of action */
+	static const char *const acts[] = { MTA ":\nsyn>" MX "\nestablished>" MX "\ndata>" MX " \"RCPT", "arrived>" MX " 27",
+	                                    "fin>" MX, MX ":\naccept>" MTA "\ndata>" MTA " \"220 mx", "arrived>" MTA " 14",
+	                                    "fin>" MTA, NULL };
+	assert_order(got, acts);
 	pcap_reader_free(r);
 	ms_test_rmtree(dir);
 }
@@ -1062,6 +1416,7 @@ static Suite *pcap_reader_suite(void)
 	MS_ADD_TEST(s, test_stream_midstream, 5);
 	MS_ADD_TEST(s, test_stream_bounded, 10);
 	MS_ADD_TEST(s, test_smtp_session, 5);
+	MS_ADD_TEST(s, test_smtp_session_net, 10);
 	MS_ADD_TEST(s, test_smtp_byte_by_byte, 10);
 	MS_ADD_TEST(s, test_smtp_reordered_and_retransmitted, 10);
 	MS_ADD_TEST(s, test_smtp_auth_masked, 5);
@@ -1082,6 +1437,7 @@ static Suite *pcap_reader_suite(void)
 	MS_ADD_TEST(s, test_dns_step_table, 5);
 	MS_ADD_TEST(s, test_dns_over_tcp, 5);
 	MS_ADD_TEST(s, test_reader_file, 10);
+	MS_ADD_TEST(s, test_reader_round_trip, 10);
 	MS_ADD_TEST(s, test_reader_errors, 10);
 	MS_ADD_TEST(s, test_garbage_frames, 30);
 	return s;

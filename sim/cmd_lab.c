@@ -1,4 +1,4 @@
-/* sim/cmd_lab.c - `mailsim lab up|down|status`: a scenario's hosts as
+/* sim/cmd_lab.c - `mailsim lab up|down|status|check`: a scenario's hosts as
  * machines of their own on one computer.
  *
  * Each machine gets a network namespace (ip-netns(8)) holding its scenario

@@ -1,4 +1,4 @@
-/* sim/cmd_lab.c - `mailsim lab up|down|status`: a scenario's hosts as
+/* sim/cmd_lab.c - `mailsim lab up|down|status|check`: a scenario's hosts as
  * machines of their own on one computer.
  *
  * Each machine gets a network namespace (ip-netns(8)) holding its scenario
@@ -14,6 +14,8 @@
  * undoes exactly that, stopping only the processes it recorded.
  */
 #include "sim/world.h"
+#include "sim/lab_check.h"
+#include "sim/lab_events.h"
 #include "sim/lab_net.h"
 #include "sim/lab_play.h"
 
@@ -48,6 +50,9 @@
 #define LAB_STOP_TIMEOUT    (10 * G_USEC_PER_SEC)
 #define LAB_POLL_INTERVAL   (100 * 1000)   /* us */
 #define LAB_LOG_TAIL        2000           /* bytes of a log shown when a server fails */
+/* Which boot the monotonic clock counts from: a script's time 0 recorded
+ * on it means nothing after a reboot. */
+#define LAB_BOOT_ID_FILE    "/proc/sys/kernel/random/boot_id"
 
 typedef struct {
 	char    *name;       /* the scenario's host, or "client-ADDR" for a script's address no host has */
@@ -202,6 +207,24 @@ static gboolean record_save(Lab *lab, GError **error)
 static char *host_group(const char *name)
 {
 	return g_strdup_printf("host %s", name);
+}
+
+static char *boot_id(void)
+{
+	char *text = NULL;
+	if (!g_file_get_contents(LAB_BOOT_ID_FILE, &text, NULL, NULL))
+		return g_strdup("?");
+	return g_strstrip(text);
+}
+
+/* The script's time 0 (lab up --play's, or lab up's), on the monotonic
+ * clock of this boot: what lab check measures "after TIME" from. */
+static void record_t0(Lab *lab, gint64 t0, gboolean played)
+{
+	g_autofree char *boot = boot_id();
+	g_key_file_set_int64(lab->record, "lab", "t0", t0);
+	g_key_file_set_string(lab->record, "lab", "boot", boot);
+	g_key_file_set_boolean(lab->record, "lab", "played", played);
 }
 
 /* ---- down -------------------------------------------------------------- */
@@ -518,12 +541,16 @@ static gboolean start_server(Lab *lab, LabHost *lh, const char *self, const char
 		argv[a++] = "--allow-plaintext-auth";
 	if (no_fsync)
 		argv[a++] = "--no-fsync";
+	g_autofree char *events = lab_events_path(state, lh->name, LAB_EVENTS_SERVE_SUFFIX);
+	argv[a++] = "--events";
+	argv[a++] = events;
 	argv[a] = NULL;
 	if (!spawn_detached(lab, argv, lh->log, &lh->pid, error))
 		return FALSE;
 	g_autofree char *group = host_group(lh->name);
 	g_key_file_set_integer(lab->record, group, "pid", (gint)lh->pid);
 	g_key_file_set_uint64(lab->record, group, "started", process_start_time(lh->pid));
+	g_key_file_set_string(lab->record, group, "events", events);
 	return record_save(lab, error);
 }
 
@@ -555,20 +582,24 @@ static gboolean start_players(Lab *lab, const Scenario *scn, GPtrArray *hosts, c
 	}
 	if (!g_file_set_contents(log, head->str, -1, error))
 		return FALSE;
-	g_autofree char *t0 = g_strdup_printf("%" G_GINT64_FORMAT, g_get_monotonic_time());
+	gint64 t0_us = g_get_monotonic_time();
+	g_autofree char *t0 = g_strdup_printf("%" G_GINT64_FORMAT, t0_us);
+	record_t0(lab, t0_us, TRUE);
 	for (guint i = 0; i < hosts->len; i++) {
 		LabHost *lh = g_ptr_array_index(hosts, i);
 		if (!g_hash_table_contains(acting, lh->name))
 			continue;
+		g_autofree char *events = lab_events_path(state, lh->name, LAB_EVENTS_PLAY_SUFFIX);
 		const char *argv[] = { "ip", "netns", "exec", lh->netns, self, "lab", "play-host", scenario,
 		                       "--state", state, "--host", lh->name, "--t0", t0, "--switch", sw,
-		                       "--port", lh->peer, NULL };
+		                       "--port", lh->peer, "--events", events, NULL };
 		GPid pid = 0;
 		if (!spawn_detached(lab, argv, log, &pid, error))
 			return FALSE;
 		g_autofree char *group = host_group(lh->name);
 		g_key_file_set_integer(lab->record, group, "play_pid", (gint)pid);
 		g_key_file_set_uint64(lab->record, group, "play_started", process_start_time(pid));
+		g_key_file_set_string(lab->record, group, "play_events", events);
 		if (!record_save(lab, error))
 			return FALSE;
 		(*machines_r)++;
@@ -677,7 +708,8 @@ static void print_lab(Lab *lab, const Scenario *scn, GPtrArray *hosts, const cha
 		       to->address);
 	printf("  a shell on a machine:          ip netns exec NAMESPACE bash\n"
 	       "Status: %s lab status --state %s\n"
-	       "Stop:   %s lab down --state %s\n", cmd, state, cmd, state);
+	       "Check the scenario's expectations: %s lab check --state %s\n"
+	       "Stop:   %s lab down --state %s\n", cmd, state, cmd, state, cmd, state);
 }
 
 static int lab_up(const char *scenario_arg, const char *state_arg, const char *prefix, gboolean plaintext,
@@ -808,12 +840,19 @@ static int lab_up(const char *scenario_arg, const char *state_arg, const char *p
 	if (!wait_ready(hosts, &error))
 		goto fail;
 	guint players = 0;
+	if (!play) {
+		record_t0(lab, g_get_monotonic_time(), FALSE);
+		if (!record_save(lab, &error))
+			goto fail;
+	}
 	if (play && !start_players(lab, scn, hosts, self, scenario, state, sw, &players, &error))
 		goto fail;
 	print_lab(lab, scn, hosts, sw, state, self);
 	if (play)
 		printf("Script: acted from now on by %u machine(s); what they do and what the servers answer:\n"
-		       "  %s/" LAB_PLAY_LOG "\n", players, state);
+		       "  %s/" LAB_PLAY_LOG "\n"
+		       "  once it is done (lab status: script done), lab check says which expectations held\n",
+		       players, state);
 	else if (scn->actions->len)
 		printf("Script: %u line(s) not acted (up --play acts them)\n", scn->actions->len);
 	lab_close(lab);
@@ -921,9 +960,75 @@ static int lab_status(const char *state)
 		printf("  link latencies: %s\n", latency);
 	if (script)
 		printf("  the script's log: %s\n", script);
+	printf("  the scenario's expectations: mailsim lab check --state %s\n", state);
 	printf("mailsim lab: %u of %u hosts up\n", up, total);
 	lab_close(lab);
 	return up == total && sw && netns_exists(sw) ? 0 : 1;
+}
+
+/* The end of the script: its last line's time, or its last "after". */
+static gint64 script_end(const Scenario *scn)
+{
+	gint64 end = 0;
+	for (guint i = 0; i < scn->actions->len; i++)
+		end = MAX(end, ((const ScenarioAction *)g_ptr_array_index(scn->actions, i))->time_us);
+	for (guint i = 0; i < scn->expects->len; i++)
+		end = MAX(end, ((const ScenarioExpect *)g_ptr_array_index(scn->expects, i))->after_us);
+	return end;
+}
+
+/* The recorded scenario's expectations against the lab's files and event
+ * logs (sim/lab_check.h): 0 all held, 1 one failed, 2 no lab or no scenario. */
+static int lab_check(const char *state)
+{
+	Lab *lab = lab_open(state, FALSE);
+	g_autoptr(GError) error = NULL;
+	if (!g_key_file_load_from_file(lab->record, lab->record_path, G_KEY_FILE_NONE, &error)) {
+		fprintf(stderr, "mailsim lab: no lab recorded in %s (%s)\n", state, error->message);
+		lab_close(lab);
+		return 2;
+	}
+	g_autofree char *scenario = g_key_file_get_string(lab->record, "lab", "scenario", NULL);
+	g_autoptr(Scenario) scn = scenario ? ms_world_load_scenario(scenario, &error) : NULL;
+	if (!scn) {
+		fprintf(stderr, "mailsim lab: %s\n", error ? error->message : "the record names no scenario");
+		lab_close(lab);
+		return 2;
+	}
+	gint64 t0 = g_key_file_get_int64(lab->record, "lab", "t0", NULL);
+	g_autofree char *boot = g_key_file_get_string(lab->record, "lab", "boot", NULL);
+	g_autofree char *boot_now = boot_id();
+	gint64 now = g_get_monotonic_time() - t0;
+	if (t0 <= 0 || !boot || strcmp(boot, boot_now) != 0 || now < 0) {
+		/* the machine has restarted since (or an older lab up kept no time
+		 * 0): whatever the script did is long done */
+		now = script_end(scn);
+		printf("(the script's start is not known on this boot: checked as at its end)\n");
+	}
+	LabCheckOptions o = { .scn = scn, .state = state, .now_us = now,
+	                      .played = g_key_file_get_boolean(lab->record, "lab", "played", NULL) };
+	g_autoptr(GPtrArray) logs = g_ptr_array_new_with_free_func(g_free);
+	gsize n = 0;
+	g_auto(GStrv) groups = g_key_file_get_groups(lab->record, &n);
+	for (gsize i = 0; i < n; i++) {
+		if (!g_str_has_prefix(groups[i], "host "))
+			continue;
+		static const char *const keys[] = { "events", "play_events" };
+		for (guint k = 0; k < G_N_ELEMENTS(keys); k++) {
+			char *path = g_key_file_get_string(lab->record, groups[i], keys[k], NULL);
+			if (path)
+				g_ptr_array_add(logs, path);
+		}
+		GPid play = (GPid)g_key_file_get_integer(lab->record, groups[i], "play_pid", NULL);
+		guint64 play_started = g_key_file_get_uint64(lab->record, groups[i], "play_started", NULL);
+		if (play_started && process_start_time(play) == play_started)
+			o.playing++;
+	}
+	o.event_logs = (const char *const *)logs->pdata;
+	o.n_event_logs = logs->len;
+	int rc = lab_check_run(&o);
+	lab_close(lab);
+	return rc;
 }
 
 int ms_cmd_lab(int argc, char **argv)
@@ -931,7 +1036,7 @@ int ms_cmd_lab(int argc, char **argv)
 	char *state = NULL, *prefix = NULL, *ip = NULL;
 	gboolean plaintext = FALSE, no_fsync = FALSE, play = FALSE, verbose = FALSE;
 	/* play-host: what up gives each player */
-	char *machine = NULL, *sw = NULL, *port = NULL;
+	char *machine = NULL, *sw = NULL, *port = NULL, *events = NULL;
 	gint64 t0 = 0;
 	GOptionEntry entries[] = {
 		{ "state", 0, 0, G_OPTION_ARG_FILENAME, &state,
@@ -947,10 +1052,11 @@ int ms_cmd_lab(int argc, char **argv)
 		{ "t0", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT64, &t0, "play-host: time 0 (monotonic us)", "US" },
 		{ "switch", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_STRING, &sw, "play-host: the switch", "NETNS" },
 		{ "port", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_STRING, &port, "play-host: its cable", "IFNAME" },
+		{ "events", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_FILENAME, &events, "play-host: its event log", "FILE" },
 		{ "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Print every ip, tc and nft command", NULL },
 		{ NULL },
 	};
-	g_autoptr(GOptionContext) ctx = g_option_context_new("up [SCENARIO] | down | status - each host in its own network namespace");
+	g_autoptr(GOptionContext) ctx = g_option_context_new("up [SCENARIO] | down | status | check - each host in its own network namespace");
 	g_option_context_add_main_entries(ctx, entries, NULL);
 	g_option_context_set_description(ctx,
 		"up makes a namespace per host of SCENARIO (" LAB_DEFAULT_SCENARIO " by default) with its\n"
@@ -958,6 +1064,7 @@ int ms_cmd_lab(int argc, char **argv)
 		"(mailsim serve --host).  Needs root.  docs/LAB.md tells more.\n"
 		"  sudo mailsim lab up -v\n"
 		"  sudo mailsim lab up --play                  # and act out its script: STATE/" LAB_PLAY_LOG "\n"
+		"  sudo mailsim lab check                      # its expect lines, judged as mailsim run does\n"
 		"  sudo ip netns exec " LAB_DEFAULT_PREFIX "home-pc-alice dig @203.0.113.53 MX example.org\n"
 		"  sudo mailsim lab down");
 	g_autoptr(GError) error = NULL;
@@ -975,13 +1082,13 @@ int ms_cmd_lab(int argc, char **argv)
 			goto out;
 		}
 		LabPlayOptions po = { .scenario = argv[2], .state = state, .machine = machine, .t0_us = t0,
-		                      .switch_netns = sw, .port = port };
+		                      .switch_netns = sw, .port = port, .events = events };
 		rc = lab_play_machine_run(&po);
 		goto out;
 	}
-	if (!verb || (strcmp(verb, "up") && strcmp(verb, "down") && strcmp(verb, "status")) ||
+	if (!verb || (strcmp(verb, "up") && strcmp(verb, "down") && strcmp(verb, "status") && strcmp(verb, "check")) ||
 	    argc > (strcmp(verb, "up") ? 2 : 3)) {
-		fprintf(stderr, "mailsim lab: say up [SCENARIO], down or status (mailsim lab --help)\n");
+		fprintf(stderr, "mailsim lab: say up [SCENARIO], down, status or check (mailsim lab --help)\n");
 		goto out;
 	}
 	if (prefix && !prefix_valid(prefix)) {
@@ -991,6 +1098,10 @@ int ms_cmd_lab(int argc, char **argv)
 	}
 	if (!strcmp(verb, "status")) {
 		rc = lab_status(dir);
+		goto out;
+	}
+	if (!strcmp(verb, "check")) {
+		rc = lab_check(dir);
 		goto out;
 	}
 	if (geteuid() != 0) {
@@ -1016,5 +1127,6 @@ out:
 	g_free(machine);
 	g_free(sw);
 	g_free(port);
+	g_free(events);
 	return rc;
 }

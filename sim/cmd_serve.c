@@ -14,6 +14,7 @@
 #include "agents/web/web.h"
 #include "net/realnet.h"
 #include "net/resolver.h"
+#include "sim/lab_events.h"
 #include "sim/signals.h"
 #include "sim/world.h"
 #include "ui/text.h"
@@ -82,6 +83,7 @@ typedef struct {
 	const char *cert_file, *key_file;   /* NULL: made in STATE/HOST/tls */
 	gboolean    plaintext;
 	gboolean    fsync_off;
+	const char *events;      /* JSON Lines log on the monotonic clock (sim/lab_events.h), or NULL */
 } HostServe;
 
 /* The roles a host runs, and their ports, for the opening lines. */
@@ -134,6 +136,11 @@ static int serve_host(const HostServe *o)
 	MsSched *s = ms_sched_new(MS_SCHED_REAL, (guint64)g_get_real_time());
 	UiTextOptions topts = { .color = isatty(STDOUT_FILENO) };
 	ms_bus_add_sink(ms_sched_bus(s), ui_text_sink_new(stdout, &topts));
+	if (o->events && !lab_events_attach(s, o->events, &error)) {
+		fprintf(stderr, "mailsim serve: %s\n", error->message);
+		ms_sched_free(s);
+		return 1;
+	}
 	MsWorldHostOptions wo = { .host = h->name, .tls_cert = cert, .plaintext_auth = o->plaintext,
 	                          .fsync = !o->fsync_off };
 	MsWorld *w = ms_world_new_host(scn, s, o->state, &wo, &error);
@@ -176,13 +183,16 @@ int ms_cmd_serve(int argc, char **argv)
 	char *state = NULL, *listen = NULL;
 	Ports p = { 2525, 2587, 2465, 2143, 2993, 2110, 2995, 5353, 2424, 2345 };
 	gboolean demo = FALSE, no_demo = FALSE, fsync_off = FALSE, plaintext = FALSE;
-	char *cert_file = NULL, *key_file = NULL, *host = NULL;
+	char *cert_file = NULL, *key_file = NULL, *host = NULL, *events = NULL;
 	/* Postfix's smtpd limits; -1: not given */
 	gint conn_count = -1, conn_rate = -1, smtpd_timeout = -1;
 	char *limit_exceptions = NULL;
 	GOptionEntry entries[] = {
 		{ "host", 0, 0, G_OPTION_ARG_STRING, &host,
 		  "Serve only this host of SCENARIO, at its address and standard ports (lab mode)", "NAME" },
+		{ "events", 'e', 0, G_OPTION_ARG_FILENAME, &events,
+		  "With --host: every event as JSON Lines, appended to FILE, t_us on the monotonic clock "
+		  "(what mailsim lab check reads)", "FILE" },
 		{ "state", 0, 0, G_OPTION_ARG_FILENAME, &state, "Where queue, accounts and Maildirs live (./mailsim-data)", "DIR" },
 		{ "listen", 'l', 0, G_OPTION_ARG_STRING, &listen, "Address to listen on (127.0.0.1)", "ADDR" },
 		{ "smtp-port", 0, 0, G_OPTION_ARG_INT, &p.smtp, "SMTP between servers (2525)", "N" },
@@ -228,6 +238,11 @@ int ms_cmd_serve(int argc, char **argv)
 		fprintf(stderr, "mailsim serve: %s\n", error->message);
 		return 2;
 	}
+	if (events && !host) {
+		fprintf(stderr, "mailsim serve: --events is for one host of a scenario (--host NAME)\n");
+		g_free(events);
+		return 2;
+	}
 	if (argc > 2 || (argc == 2 && !host) || (host && listen)) {
 		fprintf(stderr, "mailsim serve: %s\n",
 		        host ? (listen ? "--host listens at the host's scenario address: no --listen"
@@ -239,8 +254,10 @@ int ms_cmd_serve(int argc, char **argv)
 	if (host) {
 		HostServe hs = { .scenario = argc == 2 ? argv[1] : "builtin:course.scn", .host = host,
 		                 .state = state ? state : "./mailsim-data", .cert_file = cert_file,
-		                 .key_file = key_file, .plaintext = plaintext, .fsync_off = fsync_off };
+		                 .key_file = key_file, .plaintext = plaintext, .fsync_off = fsync_off,
+		                 .events = events };
 		int hrc = serve_host(&hs);   /* its limits are the scenario's settings */
+		g_free(events);
 		g_free(limit_exceptions);
 		g_free(host);
 		g_free(state);

@@ -7,6 +7,7 @@
  * as written (RFC 5321), with no STARTTLS of its own.
  */
 #include "sim/lab_play.h"
+#include "sim/lab_events.h"
 #include "sim/lab_net.h"
 #include "sim/script_block.h"
 #include "sim/signals.h"
@@ -303,9 +304,13 @@ int lab_play_machine_run(const LabPlayOptions *o)
 	p.sched = ms_sched_new(MS_SCHED_REAL, (guint64)g_get_real_time());
 	UiTextOptions topts = { .color = FALSE };
 	ms_bus_add_sink(ms_sched_bus(p.sched), ui_text_sink_new(stdout, &topts));
-	p.stack = ms_realnet_stack_new(p.sched, o->machine, p.address);
 	int rc = 0;
-	if (h && acts_a_client(scn, h->name)) {
+	if (o->events && !lab_events_attach(p.sched, o->events, &error)) {
+		fprintf(stderr, "mailsim lab: %s\n", error->message);
+		rc = 2;
+	}
+	p.stack = ms_realnet_stack_new(p.sched, o->machine, p.address);
+	if (!rc && h && acts_a_client(scn, h->name)) {
 		MsWorldHostOptions wo = { .host = h->name };
 		p.world = ms_world_new_host(scn, p.sched, o->state, &wo, &error);
 		if (!p.world) {

@@ -37,6 +37,7 @@ typedef struct {
 	gint64      t0_us;        /* the script's time 0, on the monotonic clock (g_get_monotonic_time) */
 	const char *switch_netns; /* host down and up: the switch's namespace, */
 	const char *port;         /* and the machine's end of its cable there */
+	const char *events;       /* the machine's events as JSON Lines (sim/lab_events.h), or NULL */
 } LabPlayOptions;
 
 /* Called in the machine's namespace: acts each of its lines at t0 + the

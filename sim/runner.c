@@ -9,10 +9,9 @@
  */
 #include "sim/runner.h"
 #include "sim/builtin.h"
+#include "sim/expect.h"
 #include "sim/script_block.h"
 #include "sim/world.h"
-#include "agents/common/rfc5322.h"
-#include "agents/mda/maildir.h"
 #include "ui/text.h"
 
 #include <errno.h>
@@ -21,63 +20,7 @@
 #include <sys/resource.h>
 #include <glib/gstdio.h>
 
-/* ---- which steps the stream showed ------------------------------------- */
-
-/* Enough occurrences of one step to check an order; a run with more
- * (the big-internet benchmark) keeps the first ones. */
-#define STEP_OCCURRENCES_KEPT 100000
 #define RUNNER_MEMORY_FS "/dev/shm"   /* tmpfs on Linux */
-
-typedef struct {
-	guint64  first_seq;
-	gboolean refused;
-	GArray  *seqs;   /* guint64, every occurrence (up to the limit), rising */
-} StepSeen;
-
-static void step_seen_free(gpointer data)
-{
-	StepSeen *s = data;
-	g_array_free(s->seqs, TRUE);
-	g_free(s);
-}
-
-typedef struct {
-	MsSink      base;
-	GHashTable *steps;   /* step id -> StepSeen* */
-} StepTracker;
-
-static void tracker_write(MsSink *self, const MsEvent *ev)
-{
-	StepTracker *t = (StepTracker *)self;
-	if (!ev->step)
-		return;
-	StepSeen *s = g_hash_table_lookup(t->steps, ev->step);
-	if (!s) {
-		s = g_new0(StepSeen, 1);
-		s->first_seq = ev->seq;
-		s->seqs = g_array_new(FALSE, FALSE, sizeof(guint64));
-		g_hash_table_insert(t->steps, g_strdup(ev->step), s);
-	}
-	if (s->seqs->len < STEP_OCCURRENCES_KEPT)
-		g_array_append_val(s->seqs, ev->seq);
-	if (ev->kind == MS_EV_REFUSE)
-		s->refused = TRUE;
-}
-
-static void tracker_destroy(MsSink *self)
-{
-	g_hash_table_destroy(((StepTracker *)self)->steps);
-	g_free(self);
-}
-
-static StepTracker *tracker_new(void)
-{
-	StepTracker *t = g_new0(StepTracker, 1);
-	t->base.write = tracker_write;
-	t->base.destroy = tracker_destroy;
-	t->steps = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, step_seen_free);
-	return t;
-}
 
 /* ---- the run ----------------------------------------------------------- */
 
@@ -85,7 +28,7 @@ typedef struct {
 	const Scenario *scn;
 	MsSched        *sched;
 	MsWorld        *world;
-	StepTracker    *tracker;
+	ExpectSteps    *steps;     /* the steps the stream showed */
 	GPtrArray      *results;   /* char*: one line per expectation, "ok"/"FAILED" */
 	guint           failed;
 	GHashTable     *checked;   /* ScenarioExpect* already checked at their time */
@@ -104,177 +47,25 @@ static void say(Runner *r, const char *fmt, ...)
 
 /* ---- expectations ------------------------------------------------------ */
 
-/* Messages of a folder ("INBOX", "Sent", "Lists.Sub") as file paths. */
-static GPtrArray *folder_files(Runner *r, const char *address, const char *folder, GError **error)
+/* Where the world keeps a user's Maildir, and how much its MTA holds:
+ * what sim/expect.h judges. */
+static char *runner_maildir(gpointer data, const char *address, GError **error)
 {
-	g_autofree char *root = ms_world_maildir(r->world, address, error);
-	if (!root)
-		return NULL;
-	g_autofree char *dir = g_ascii_strcasecmp(folder, "INBOX") == 0
-	                       ? g_strdup(root) : g_strdup_printf("%s/.%s", root, folder);
-	GPtrArray *files = g_ptr_array_new_with_free_func(g_free);
-	static const char *const subs[] = { "new", "cur" };
-	for (guint i = 0; i < G_N_ELEMENTS(subs); i++) {
-		g_autofree char *sub = g_build_filename(dir, subs[i], NULL);
-		GDir *d = g_dir_open(sub, 0, NULL);
-		if (!d)
-			continue;
-		const char *name;
-		while ((name = g_dir_read_name(d)))
-			g_ptr_array_add(files, g_build_filename(sub, name, NULL));
-		g_dir_close(d);
-	}
-	g_ptr_array_sort(files, (GCompareFunc)g_strcmp0);
-	return files;
+	return ms_world_maildir(((Runner *)data)->world, address, error);
 }
 
-/* Every message the script has sent so far to a user of the world is in
- * that user's INBOX: as many files as messages, none lost, none twice. */
-static gboolean check_all_delivered(Runner *r, char **got_r)
+static guint runner_queue_length(gpointer data, const char *host)
 {
-	g_autoptr(GHashTable) wanted = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-	gint64 now = ms_sched_now(r->sched);
-	guint total = 0;
-	for (guint i = 0; i < r->scn->actions->len; i++) {
-		const ScenarioAction *a = g_ptr_array_index(r->scn->actions, i);
-		if (a->kind != SCENARIO_ACTION_SEND || a->time_us > now)
-			continue;
-		for (guint k = 0; k < 2; k++) {
-			GPtrArray *list = k == 0 ? a->to : a->cc;
-			for (guint j = 0; list && j < list->len; j++) {
-				const ScenarioUser *u = scenario_find_user(r->scn, g_ptr_array_index(list, j));
-				if (!u)
-					continue;
-				g_autofree char *key = g_ascii_strdown(u->address, -1);
-				guint n = GPOINTER_TO_UINT(g_hash_table_lookup(wanted, key));
-				g_hash_table_replace(wanted, g_steal_pointer(&key), GUINT_TO_POINTER(n + 1));
-				total++;
-			}
-		}
-	}
-	guint delivered = 0, short_boxes = 0, over_boxes = 0;
-	g_autofree char *example = NULL;
-	GHashTableIter it;
-	gpointer key, value;
-	g_hash_table_iter_init(&it, wanted);
-	while (g_hash_table_iter_next(&it, &key, &value)) {
-		g_autoptr(GPtrArray) files = folder_files(r, key, "INBOX", NULL);
-		guint have = files ? files->len : 0, want = GPOINTER_TO_UINT(value);
-		delivered += MIN(have, want);
-		short_boxes += have < want;
-		over_boxes += have > want;
-		if (have != want && !example)
-			example = g_strdup_printf("; %s has %u of %u", (char *)key, have, want);
-	}
-	*got_r = g_strdup_printf("%u of %u delivered, %u mailbox(es) short, %u with too many%s", delivered,
-	                         total, short_boxes, over_boxes, example ? example : "");
-	return short_boxes == 0 && over_boxes == 0;
-}
-
-static char *header_of(const char *path, const char *name)
-{
-	g_autofree char *data = NULL;
-	gsize len = 0;
-	if (!g_file_get_contents(path, &data, &len, NULL))
-		return NULL;
-	g_autoptr(Rfc5322Header) h = rfc5322_parse_header(data, len, NULL);
-	const char *v = h ? rfc5322_header_get(h, name) : NULL;
-	return v ? g_strstrip(g_strdup(v)) : NULL;
-}
-
-static gboolean is_bounce(const char *path)
-{
-	g_autofree char *ct = header_of(path, "Content-Type");
-	g_autofree char *from = header_of(path, "From");
-	return (ct && strstr(ct, "delivery-status")) || (from && g_str_has_prefix(from, "MAILER-DAEMON@"));
-}
-
-static gboolean check_expect(Runner *r, const ScenarioExpect *e, char **got_r)
-{
-	g_autoptr(GError) err = NULL;
-	switch (e->kind) {
-	case SCENARIO_EXPECT_FOLDER_COUNT: {
-		g_autoptr(GPtrArray) files = folder_files(r, e->address, e->folder, &err);
-		if (!files) {
-			*got_r = g_strdup(err->message);
-			return FALSE;
-		}
-		guint n = 0;
-		for (guint i = 0; i < files->len; i++) {
-			g_autofree char *subj = e->subject ? header_of(g_ptr_array_index(files, i), "Subject") : NULL;
-			if (!e->subject || (subj && strcmp(subj, e->subject) == 0))
-				n++;
-		}
-		*got_r = g_strdup_printf("%u message(s)", n);
-		return n == e->count;
-	}
-	case SCENARIO_EXPECT_BOUNCE:
-	case SCENARIO_EXPECT_NO_BOUNCE: {
-		g_autoptr(GPtrArray) files = folder_files(r, e->address, "INBOX", &err);
-		guint n = 0;
-		for (guint i = 0; files && i < files->len; i++)
-			if (is_bounce(g_ptr_array_index(files, i)))
-				n++;
-		*got_r = g_strdup_printf("%u bounce(s) in INBOX", n);
-		return e->kind == SCENARIO_EXPECT_BOUNCE ? n > 0 : n == 0;
-	}
-	case SCENARIO_EXPECT_STEP: {
-		StepSeen *s = g_hash_table_lookup(r->tracker->steps, e->step);
-		*got_r = g_strdup(!s ? "not seen" : s->refused ? "seen, with a refusal" : "seen");
-		switch (e->step_state) {
-		case SCENARIO_STEP_SEEN: return s != NULL;
-		case SCENARIO_STEP_REFUSED: return s && s->refused;
-		case SCENARIO_STEP_NOT_SEEN: return s == NULL;
-		}
-		return FALSE;
-	}
-	case SCENARIO_EXPECT_STEPS_SEEN:
-	case SCENARIO_EXPECT_STEPS_IN_ORDER: {
-		/* In order: the run shows each step after the previous one, i.e.
-		 * the steps appear as a subsequence of the event stream (an
-		 * earlier, unrelated occurrence does not spoil it). */
-		guint64 last = 0;
-		const char *prev = NULL;
-		for (guint i = 0; i < e->steps->len; i++) {
-			const char *id = g_ptr_array_index(e->steps, i);
-			StepSeen *s = g_hash_table_lookup(r->tracker->steps, id);
-			if (!s) {
-				*got_r = g_strdup_printf("%s was never seen", id);
-				return FALSE;
-			}
-			if (e->kind == SCENARIO_EXPECT_STEPS_IN_ORDER) {
-				guint64 next = 0;
-				for (guint k = 0; k < s->seqs->len && !next; k++)
-					if (g_array_index(s->seqs, guint64, k) > last)
-						next = g_array_index(s->seqs, guint64, k);
-				if (!next) {
-					*got_r = g_strdup_printf("%s never came after %s", id, prev);
-					return FALSE;
-				}
-				last = next;
-			}
-			prev = id;
-		}
-		*got_r = g_strdup("all seen");
-		return TRUE;
-	}
-	case SCENARIO_EXPECT_ALL_DELIVERED:
-		return check_all_delivered(r, got_r);
-	case SCENARIO_EXPECT_QUEUE_EMPTY: {
-		Mta *mta = ms_world_mta(r->world, e->host);
-		guint n = mta ? mta_queue_length(mta) : 0;
-		*got_r = g_strdup_printf("%u message(s) queued", n);
-		return n == 0;
-	}
-	}
-	*got_r = g_strdup("unknown expectation");
-	return FALSE;
+	Mta *mta = ms_world_mta(((Runner *)data)->world, host);
+	return mta ? mta_queue_length(mta) : 0;
 }
 
 static void record_expect(Runner *r, const ScenarioExpect *e)
 {
 	g_autofree char *got = NULL;
-	gboolean ok = check_expect(r, e, &got);
+	ExpectSource src = { .maildir = runner_maildir, .queue_length = runner_queue_length, .data = r,
+	                     .now_us = ms_sched_now(r->sched), .steps = r->steps };
+	gboolean ok = expect_check(r->scn, &src, e, &got) == EXPECT_OK;
 	g_autofree char *when = ui_text_format_time(ms_sched_now(r->sched));
 	char *line = ok ? g_strdup_printf("ok      %s:%u: expect %s", r->scn->filename, e->line, e->text)
 	                : g_strdup_printf("FAILED  %s:%u: expect %s (at %s: %s)", r->scn->filename, e->line,
@@ -601,8 +392,8 @@ int ms_runner_run(const char *path, const MsRunOptions *opts)
 		ms_bus_add_sink(bus, opts->pcap_sink);
 	Runner r = { .scn = scn, .sched = s, .results = g_ptr_array_new_with_free_func(g_free),
 	             .checked = g_hash_table_new(g_direct_hash, g_direct_equal) };
-	r.tracker = tracker_new();
-	ms_bus_add_sink(bus, &r.tracker->base);
+	r.steps = expect_steps_new();
+	ms_bus_add_sink(bus, expect_steps_sink_new(r.steps));
 
 	r.world = world;
 	if (!r.world || !ms_world_start(r.world, &err)) {
@@ -645,6 +436,7 @@ int ms_runner_run(const char *path, const MsRunOptions *opts)
 		fclose(transcript);
 	g_ptr_array_free(r.results, TRUE);
 	g_hash_table_destroy(r.checked);
+	expect_steps_free(r.steps);   /* after its sink, which the scheduler's bus freed */
 	if (temporary)
 		remove_tree(dir);
 	return rc;

@@ -26,11 +26,11 @@ up() {
 	STATES="$STATES $1"
 	if ! out=$(./mailsim lab up "$2" --play --state "$1" --prefix "$P" 2>&1); then
 		fail "lab up --play $2"
-		echo "$out"
+		printf '%s\n' "$out" | sed 's/^/  | /'
 		finish
 		exit 1
 	fi
-	printf '%s\n' "$out"
+	printf '%s\n' "$out" | sed 's/^/  | /'   # quoted: its FAILED lines are the tool's, not this test's
 }
 # wait_script STATE: until no machine of the lab is still playing (60 s at most)
 wait_script() {
@@ -61,7 +61,7 @@ for i in 1 2 3 4 5 6 7 8 9 10; do
 	[ "$rc" -eq 0 ] && break
 	sleep 1
 done
-printf '%s\n' "$out"
+printf '%s\n' "$out" | sed 's/^/  | /'   # quoted: its FAILED lines are the tool's, not this test's
 [ "$rc" -eq 0 ] && pass "lab check of the played course exits 0" || fail "lab check of the course: exit $rc"
 n=$(./mailsim check builtin:course.scn | sed -n 's/.* \([0-9]*\) expectations: ok/\1/p')
 expect_match "$out" "^expectations: $n passed, 0 failed$" "every one of the course's $n expectations held"
@@ -101,7 +101,7 @@ wait_script "$ST2"
 sleep 2
 out=$(./mailsim lab check --state "$ST2")
 rc=$?
-printf '%s\n' "$out"
+printf '%s\n' "$out" | sed 's/^/  | /'   # quoted: its FAILED lines are the tool's, not this test's
 [ "$rc" -eq 1 ] && pass "lab check exits 1 when an expectation fails" || fail "lab check of bad.scn: exit $rc"
 [ "$run_rc" -eq "$rc" ] && pass "as mailsim run does (exit $run_rc)" || fail "mailsim run exits $run_rc, lab check $rc"
 expect_match "$out" "^FAILED  .*bad\.scn:[0-9]+: expect bob@example\.org INBOX has 2 messages \(at [0-9:.]+: 1 message\(s\)\)$" \

@@ -339,11 +339,23 @@ gboolean ms_conn_write_masked(MsConn *c, const void *data, gsize len, const char
 		if (!c->held)
 			c->held = g_byte_array_sized_new(MS_CONN_BUFSIZE);
 		g_byte_array_append(c->held, data, (guint)len);
-	} else {
-		/* corked or not, a piece this big goes at once: after what is held */
-		if (!send_held(c, error) || !c->klass->write_raw(c, data, len, error))
-			return FALSE;
+		emit_send(c, data, len, display);
+		return TRUE;
 	}
+	/* corked or not, a piece this big goes at once: after what is held */
+	if (!send_held(c, error))
+		return FALSE;
+	if (ms_sched_mode(c->sched) == MS_SCHED_REAL) {
+		/* Said before it is sent: stamped before the bytes leave, the
+		 * event comes before whatever the peer does with them, even when
+		 * this thread is descheduled in between, and in logs of several
+		 * processes merged by time (mailsim lab check).  A write that
+		 * fails shows as the SEND, then the error. */
+		emit_send(c, data, len, display);
+		return c->klass->write_raw(c, data, len, error);
+	}
+	if (!c->klass->write_raw(c, data, len, error))
+		return FALSE;
 	emit_send(c, data, len, display);
 	return TRUE;
 }

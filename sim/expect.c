@@ -273,3 +273,18 @@ ExpectVerdict expect_check(const Scenario *scn, const ExpectSource *src, const S
 	}
 	return check_state(scn, src, e, got_r) ? EXPECT_OK : EXPECT_FAILED;
 }
+
+char *expect_verdict_line(const Scenario *scn, const ScenarioExpect *e, ExpectVerdict v,
+                          const char *when, const char *got)
+{
+	switch (v) {
+	case EXPECT_OK:
+		return g_strdup_printf("ok      %s:%u: expect %s", scn->filename, e->line, e->text);
+	case EXPECT_FAILED:
+		return g_strdup_printf("FAILED  %s:%u: expect %s (at %s: %s)", scn->filename, e->line, e->text,
+		                       when, got);
+	case EXPECT_SKIPPED:
+		break;
+	}
+	return g_strdup_printf("SKIPPED %s:%u: expect %s (%s)", scn->filename, e->line, e->text, got);
+}

@@ -64,3 +64,8 @@ gboolean      expect_needs_steps(const ScenarioExpect *e);
  * "3 of 4 delivered, ...". */
 ExpectVerdict expect_check(const Scenario *scn, const ExpectSource *src, const ScenarioExpect *e,
                            char **got_r);
+/* The verdict's line, as mailsim run and lab check print it (new):
+ * "ok      FILE:LINE: expect ...", "FAILED  ... (at WHEN: GOT)",
+ * "SKIPPED ... (GOT)". */
+char         *expect_verdict_line(const Scenario *scn, const ScenarioExpect *e, ExpectVerdict v,
+                                  const char *when, const char *got);

@@ -93,26 +93,19 @@ int lab_check_run(const LabCheckOptions *o)
 			continue;
 		}
 		if (e->kind == SCENARIO_EXPECT_ALL_DELIVERED && !o->played) {
-			printf("SKIPPED %s:%u: expect %s (the script sent nothing: lab up had no --play)\n",
-			       o->scn->filename, e->line, e->text);
+			g_autofree char *line = expect_verdict_line(o->scn, e, EXPECT_SKIPPED, when,
+			                                            "the script sent nothing: lab up had no --play");
+			printf("%s\n", line);
 			skipped++;
 			continue;
 		}
 		g_autofree char *got = NULL;
-		switch (expect_check(o->scn, &src, e, &got)) {
-		case EXPECT_OK:
-			printf("ok      %s:%u: expect %s\n", o->scn->filename, e->line, e->text);
-			passed++;
-			break;
-		case EXPECT_FAILED:
-			printf("FAILED  %s:%u: expect %s (at %s: %s)\n", o->scn->filename, e->line, e->text, when, got);
-			failed++;
-			break;
-		case EXPECT_SKIPPED:
-			printf("SKIPPED %s:%u: expect %s (%s)\n", o->scn->filename, e->line, e->text, got);
-			skipped++;
-			break;
-		}
+		ExpectVerdict v = expect_check(o->scn, &src, e, &got);
+		g_autofree char *line = expect_verdict_line(o->scn, e, v, when, got);
+		printf("%s\n", line);
+		passed += v == EXPECT_OK;
+		failed += v == EXPECT_FAILED;
+		skipped += v == EXPECT_SKIPPED;
 	}
 	printf("expectations: %u passed, %u failed", passed, failed);
 	if (not_due)

@@ -65,14 +65,12 @@ static void record_expect(Runner *r, const ScenarioExpect *e)
 	g_autofree char *got = NULL;
 	ExpectSource src = { .maildir = runner_maildir, .queue_length = runner_queue_length, .data = r,
 	                     .now_us = ms_sched_now(r->sched), .steps = r->steps };
+	/* the simulation has every step: a verdict that is not ok failed */
 	gboolean ok = expect_check(r->scn, &src, e, &got) == EXPECT_OK;
 	g_autofree char *when = ui_text_format_time(ms_sched_now(r->sched));
-	char *line = ok ? g_strdup_printf("ok      %s:%u: expect %s", r->scn->filename, e->line, e->text)
-	                : g_strdup_printf("FAILED  %s:%u: expect %s (at %s: %s)", r->scn->filename, e->line,
-	                                  e->text, when, got);
 	if (!ok)
 		r->failed++;
-	g_ptr_array_add(r->results, line);
+	g_ptr_array_add(r->results, expect_verdict_line(r->scn, e, ok ? EXPECT_OK : EXPECT_FAILED, when, got));
 	g_hash_table_add(r->checked, (gpointer)e);
 }
 

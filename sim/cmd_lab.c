@@ -147,20 +147,7 @@ static gboolean run_argv(Lab *lab, char **argv, char **out_r, GError **error)
 		g_autofree char *line = g_strjoinv(" ", argv);
 		printf("  %s\n", line);
 	}
-	g_autofree char *err_out = NULL;
-	int status = 0;
-	GSpawnFlags flags = G_SPAWN_SEARCH_PATH | (out_r ? 0 : G_SPAWN_STDOUT_TO_DEV_NULL);
-	if (!g_spawn_sync(NULL, argv, NULL, flags, NULL, NULL, out_r, &err_out, &status, error))
-		return FALSE;
-	if (!g_spawn_check_wait_status(status, NULL)) {
-		g_autofree char *line = g_strjoinv(" ", argv);
-		g_set_error(error, G_SPAWN_ERROR, G_SPAWN_ERROR_FAILED, "%s: %s", line,
-		            err_out && *err_out ? g_strstrip(err_out) : "failed");
-		if (out_r)
-			g_clear_pointer(out_r, g_free);
-		return FALSE;
-	}
-	return TRUE;
+	return lab_net_run((const char *const *)argv, out_r, error);
 }
 
 /* The arguments of a va_list up to NULL, as an argv (NULL-terminated). */

@@ -172,3 +172,21 @@ char *lab_net_shape_describe(guint64 bandwidth, gint64 latency_us)
 		return g_strdup_printf("%s/s", rate);
 	return g_strdup(lat ? lat : "no limit");
 }
+
+gboolean lab_net_run(const char *const *argv, char **out_r, GError **error)
+{
+	g_autofree char *err_out = NULL;
+	int status = 0;
+	GSpawnFlags flags = G_SPAWN_SEARCH_PATH | (out_r ? 0 : G_SPAWN_STDOUT_TO_DEV_NULL);
+	if (!g_spawn_sync(NULL, (char **)argv, NULL, flags, NULL, NULL, out_r, &err_out, &status, error))
+		return FALSE;
+	if (!g_spawn_check_wait_status(status, NULL)) {
+		g_autofree char *line = g_strjoinv(" ", (char **)argv);
+		g_set_error(error, G_SPAWN_ERROR, G_SPAWN_ERROR_FAILED, "%s: %s", line,
+		            err_out && *err_out ? g_strstrip(err_out) : "failed");
+		if (out_r)
+			g_clear_pointer(out_r, g_free);
+		return FALSE;
+	}
+	return TRUE;
+}

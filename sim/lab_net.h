@@ -66,5 +66,10 @@ typedef struct {
  * send, so its rate holds both ways.  Empty when nothing needs shaping. */
 GPtrArray *lab_net_tc_commands(const char *dev, const LabNetShape *shapes, guint n, gboolean netem);
 
+/* Run a command of the lab's (ip, tc, nft; argv NULL-terminated, found in
+ * PATH): its output in *out_r (out_r NULL: thrown away); FALSE with error
+ * naming the command and saying its error output when it fails. */
+gboolean   lab_net_run(const char *const *argv, char **out_r, GError **error);
+
 /* "100.0 kB/s", "20 ms": for what up and status print. */
 char      *lab_net_shape_describe(guint64 bandwidth, gint64 latency_us);

@@ -135,17 +135,7 @@ static gboolean run(Player *p, GError **error, const char *const *argv)
 {
 	g_autofree char *line = g_strjoinv(" ", (char **)argv);
 	say(p, MS_EV_NOTE, "%s", line);
-	g_autofree char *err_out = NULL;
-	int status = 0;
-	if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL,
-	                  NULL, &err_out, &status, error))
-		return FALSE;
-	if (!g_spawn_check_wait_status(status, NULL)) {
-		g_set_error(error, G_SPAWN_ERROR, G_SPAWN_ERROR_FAILED, "%s: %s", line,
-		            err_out && *err_out ? g_strstrip(err_out) : "failed");
-		return FALSE;
-	}
-	return TRUE;
+	return lab_net_run(argv, NULL, error);
 }
 
 /* The cable pulled out of (or put back into) the switch: the host's

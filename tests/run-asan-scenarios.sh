@@ -11,7 +11,8 @@ cd "$(dirname "$0")/.." || exit 1
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 out=$(mktemp)
-trap 'rm -f "$out"' EXIT
+logs=$(mktemp -d)   # what a sanitizer says in a server, a file each
+trap 'rm -f "$out"; rm -rf "$logs"' EXIT
 passed=0
 failed=0
 check() {
@@ -39,8 +40,6 @@ for i in $(seq "$n"); do
 done
 # serve under the sanitizers: SMTP, LMTP, IMAP and POP3 from real clients;
 # whatever a sanitizer says goes to a log file of its own
-logs=$(mktemp -d)
-trap 'rm -f "$out"; rm -rf "$logs"' EXIT
 for t in mta_clients mda_lmtp mra_clients; do
 	ASAN_OPTIONS="$ASAN_OPTIONS:log_path=$logs/asan" UBSAN_OPTIONS="$UBSAN_OPTIONS:log_path=$logs/ubsan" \
 		MAILSIM="$bin" check "tests/integration/$t.py, served by $bin" python3 "tests/integration/$t.py"

@@ -109,6 +109,17 @@ static char *db_file(Fixture *f)
 	return g_build_filename(f->dir, ACCOUNTS_FILE_NAME, NULL);
 }
 
+/* The database closed, then its file's bytes (new), *len_r of them. */
+static char *closed_db_bytes(Fixture *f, gsize *len_r)
+{
+	accounts_close(f->db);
+	f->db = NULL;
+	g_autofree char *path = db_file(f);
+	char *bytes = NULL;
+	ck_assert(g_file_get_contents(path, &bytes, len_r, NULL));
+	return bytes;
+}
+
 /* ---- addresses ---------------------------------------------------------- */
 
 static const struct {
@@ -460,13 +471,8 @@ START_TEST(test_hashes_on_disk)
 	Fixture *f = fixture_new();
 	add_user(f, "bob@example.org", "Tr0ub4dor&3-clear");
 	add_user(f, "carol@example.org", "Tr0ub4dor&3-clear");
-	accounts_close(f->db);
-	f->db = NULL;
-
-	g_autofree char *path = db_file(f);
-	g_autofree char *bytes = NULL;
 	gsize len = 0;
-	ck_assert(g_file_get_contents(path, &bytes, &len, NULL));
+	g_autofree char *bytes = closed_db_bytes(f, &len);
 	/* no clear text anywhere in the file */
 	ck_assert_ptr_null(memmem(bytes, len, "Tr0ub4dor", 9));
 	/* salts 0..15 and 16..31 through the alphabet "./0-9A-Za-z" */
@@ -494,13 +500,8 @@ START_TEST(test_hash_rounds)
 	ck_assert_int_eq(verify(f, "bob@example.org", "quick"), ACCOUNTS_AUTH_OK);
 	ck_assert_int_eq(verify(f, "carol@example.org", "slow"), ACCOUNTS_AUTH_OK);
 	ck_assert_int_eq(verify(f, "bob@example.org", "slow"), ACCOUNTS_AUTH_FAIL);
-	accounts_close(f->db);
-	f->db = NULL;
-
-	g_autofree char *path = db_file(f);
-	g_autofree char *bytes = NULL;
 	gsize len = 0;
-	ck_assert(g_file_get_contents(path, &bytes, &len, NULL));
+	g_autofree char *bytes = closed_db_bytes(f, &len);
 	ck_assert_ptr_nonnull(memmem(bytes, len, "$6$rounds=1000$./0123456789ABCD$", 32));
 	/* the default is not written, as crypt(5) and every other tool do */
 	ck_assert_ptr_nonnull(memmem(bytes, len, "$6$EFGHIJKLMNOPQRST$", 20));
